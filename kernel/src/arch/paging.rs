@@ -1,0 +1,255 @@
+//! Kernel page tables: the direct map of physical memory, the kernel image
+//! with per-section permissions, guarded kernel stacks and MMIO windows.
+
+use super::cpu;
+use core::sync::atomic::{AtomicU64, Ordering};
+use spin::Mutex;
+
+/// Virtual address of physical address 0 in the direct map (PML4 slot 256).
+pub const PHYS_OFFSET: u64 = 0xffff_8000_0000_0000;
+/// Where the kernel image is linked (top 2 GiB).
+pub const KERNEL_BASE: u64 = 0xffff_ffff_8000_0000;
+/// Base of the kernel-stack area (PML4 slot 384): 1 MiB per stack slot.
+const KSTACK_BASE: u64 = 0xffff_c000_0000_0000;
+const KSTACK_SLOT: u64 = 1 << 20;
+/// Base of the uncached MMIO window (PML4 slot 448): MMIO_BASE + phys.
+const MMIO_BASE: u64 = 0xffff_e000_0000_0000;
+
+/// Page size.
+pub const PAGE_SIZE: u64 = 4096;
+const HUGE_2M: u64 = 2 << 20;
+
+/// Page-table entry bits.
+pub mod flags {
+    /// Present.
+    pub const P: u64 = 1;
+    /// Writable.
+    pub const W: u64 = 1 << 1;
+    /// User accessible.
+    pub const U: u64 = 1 << 2;
+    /// Write-through.
+    pub const PWT: u64 = 1 << 3;
+    /// Cache disable.
+    pub const PCD: u64 = 1 << 4;
+    /// Large page (2 MiB at the PD level).
+    pub const PS: u64 = 1 << 7;
+    /// Global.
+    pub const G: u64 = 1 << 8;
+    /// No execute.
+    pub const NX: u64 = 1 << 63;
+}
+const ADDR_MASK: u64 = 0x000f_ffff_ffff_f000;
+
+/// Physical address of the boot PML4 (identity + direct map + kernel).
+pub fn boot_pml4_phys() -> u64 {
+    extern "C" {
+        static boot_pml4: u8;
+    }
+    // The boot section is linked at its physical address.
+    core::ptr::addr_of!(boot_pml4) as u64
+}
+
+/// Translate a physical address to its direct-map virtual address.
+pub fn phys_to_virt(paddr: u64) -> u64 {
+    paddr + PHYS_OFFSET
+}
+
+/// Translate a kernel-image virtual address to its physical address.
+pub fn kernel_virt_to_phys(vaddr: u64) -> u64 {
+    vaddr - KERNEL_BASE
+}
+
+/// Physical extent `[start, end)` of the loaded kernel image.
+pub fn kernel_image_phys() -> (u64, u64) {
+    extern "C" {
+        static __kernel_phys_start: u8;
+        static __kernel_phys_end: u8;
+    }
+    (
+        core::ptr::addr_of!(__kernel_phys_start) as u64,
+        core::ptr::addr_of!(__kernel_phys_end) as u64,
+    )
+}
+
+fn table(paddr: u64) -> &'static mut [u64; 512] {
+    // SAFETY: page-table frames are reachable through the direct map, are
+    // 4 KiB aligned and are only touched with the page-table lock held (or
+    // single-threaded during boot).
+    unsafe { &mut *(phys_to_virt(paddr) as *mut [u64; 512]) }
+}
+
+/// A source of zeroed page-table frames.
+pub type FrameSource<'a> = &'a mut dyn FnMut() -> Option<u64>;
+
+fn zeroed_frame(alloc: FrameSource<'_>) -> Option<u64> {
+    let f = alloc()?;
+    table(f).fill(0);
+    Some(f)
+}
+
+fn next_level(entry: &mut u64, alloc: FrameSource<'_>) -> Option<u64> {
+    if *entry & flags::P == 0 {
+        let f = zeroed_frame(alloc)?;
+        *entry = f | flags::P | flags::W;
+    }
+    Some(*entry & ADDR_MASK)
+}
+
+fn index(va: u64, level: u32) -> usize {
+    ((va >> (12 + 9 * level)) & 511) as usize
+}
+
+/// Map one 4 KiB page. Returns `None` when out of frames.
+pub fn map_4k(root: u64, va: u64, pa: u64, fl: u64, alloc: FrameSource<'_>) -> Option<()> {
+    let pdpt = next_level(&mut table(root)[index(va, 3)], alloc)?;
+    let pd = next_level(&mut table(pdpt)[index(va, 2)], alloc)?;
+    let pt = next_level(&mut table(pd)[index(va, 1)], alloc)?;
+    table(pt)[index(va, 0)] = (pa & ADDR_MASK) | fl | flags::P;
+    Some(())
+}
+
+/// Map one 2 MiB page (no-op if that slot is already mapped).
+pub fn map_2m(root: u64, va: u64, pa: u64, fl: u64, alloc: FrameSource<'_>) -> Option<()> {
+    let pdpt = next_level(&mut table(root)[index(va, 3)], alloc)?;
+    let pd = next_level(&mut table(pdpt)[index(va, 2)], alloc)?;
+    let e = &mut table(pd)[index(va, 1)];
+    if *e & flags::P == 0 {
+        *e = (pa & ADDR_MASK) | fl | flags::P | flags::PS;
+    }
+    Some(())
+}
+
+/// Root of the kernel page tables, with the lock that serialises changes to
+/// the kernel half.
+static KERNEL_ROOT: Mutex<u64> = Mutex::new(0);
+
+/// Build the kernel's own page tables and switch to them. `ram` lists the
+/// physical ranges to direct-map (2 MiB granularity).
+pub fn init_kernel_tables(ram: &[(u64, u64)], alloc: FrameSource<'_>) -> Option<u64> {
+    extern "C" {
+        static __text_start: u8;
+        static __text_end: u8;
+        static __rodata_start: u8;
+        static __rodata_end: u8;
+        static __data_start: u8;
+        static __data_end: u8;
+    }
+    let root = zeroed_frame(alloc)?;
+    let g = flags::G;
+    for &(start, end) in ram {
+        let mut pa = start & !(HUGE_2M - 1);
+        while pa < end {
+            map_2m(root, phys_to_virt(pa), pa, flags::W | flags::NX | g, alloc)?;
+            pa += HUGE_2M;
+        }
+    }
+    let sections = [
+        (core::ptr::addr_of!(__text_start), core::ptr::addr_of!(__text_end), g),
+        (core::ptr::addr_of!(__rodata_start), core::ptr::addr_of!(__rodata_end), flags::NX | g),
+        (core::ptr::addr_of!(__data_start), core::ptr::addr_of!(__data_end), flags::W | flags::NX | g),
+    ];
+    for (start, end, fl) in sections {
+        let mut va = start as u64;
+        while va < end as u64 {
+            map_4k(root, va, kernel_virt_to_phys(va), fl, alloc)?;
+            va += PAGE_SIZE;
+        }
+    }
+    // Pre-create the level-3 tables of the kernel half, so that every
+    // address space that copies the kernel half sees later kernel mappings.
+    for slot in 256..512 {
+        next_level(&mut table(root)[slot], alloc)?;
+    }
+    *KERNEL_ROOT.lock() = root;
+    // SAFETY: the new tables map the kernel image, its stacks (inside the
+    // image or the direct map) and all RAM at the same virtual addresses.
+    unsafe { cpu::set_cr3(root) };
+    Some(root)
+}
+
+/// Physical address of the kernel's top-level table.
+pub fn kernel_root() -> u64 {
+    *KERNEL_ROOT.lock()
+}
+
+/// While application processors start, the kernel tables also identity-map
+/// low memory (borrowing the boot tables), so the trampoline survives the
+/// switch to them.
+pub fn set_identity_map(on: bool) {
+    let root = kernel_root();
+    let boot = boot_pml4_phys();
+    table(root)[0] = if on { table(boot)[0] } else { 0 };
+    // SAFETY: reloading the same root flushes the TLB.
+    unsafe { cpu::set_cr3(root) };
+}
+
+/// Map `len` bytes of device memory uncached; returns its virtual address.
+pub fn map_mmio(paddr: u64, len: u64, alloc: FrameSource<'_>) -> Option<u64> {
+    let root = KERNEL_ROOT.lock();
+    let start = paddr & !(PAGE_SIZE - 1);
+    let mut pa = start;
+    while pa < paddr + len {
+        let fl = flags::W | flags::PCD | flags::PWT | flags::NX | flags::G;
+        map_4k(*root, MMIO_BASE + pa, pa, fl, alloc)?;
+        pa += PAGE_SIZE;
+    }
+    Some(MMIO_BASE + paddr)
+}
+
+static NEXT_STACK_SLOT: AtomicU64 = AtomicU64::new(0);
+
+/// A kernel stack with an unmapped guard page below it.
+#[derive(Clone, Copy, Debug)]
+pub struct KernelStack {
+    /// Lowest usable address (the guard page lies just below).
+    pub bottom: u64,
+    /// One past the highest usable address (initial stack pointer).
+    pub top: u64,
+}
+
+/// Allocate a kernel stack of `pages` pages, frames from `alloc`.
+pub fn alloc_stack(pages: u64, alloc: FrameSource<'_>) -> Option<KernelStack> {
+    assert!(pages + 1 <= KSTACK_SLOT / PAGE_SIZE);
+    let slot = NEXT_STACK_SLOT.fetch_add(1, Ordering::Relaxed);
+    let bottom = KSTACK_BASE + slot * KSTACK_SLOT + PAGE_SIZE;
+    let root = KERNEL_ROOT.lock();
+    for i in 0..pages {
+        let f = alloc()?;
+        map_4k(*root, bottom + i * PAGE_SIZE, f, flags::W | flags::NX | flags::G, alloc)?;
+    }
+    Some(KernelStack { bottom, top: bottom + pages * PAGE_SIZE })
+}
+
+/// Whether `va` lies in a guard page of the kernel-stack area.
+pub fn is_stack_guard(va: u64) -> bool {
+    va >= KSTACK_BASE && (va - KSTACK_BASE) % KSTACK_SLOT < PAGE_SIZE
+        && (va - KSTACK_BASE) / KSTACK_SLOT < NEXT_STACK_SLOT.load(Ordering::Relaxed)
+}
+
+/// A `'static` mutable slice of `words` u64s at physical address `paddr`.
+///
+/// # Safety
+/// The memory must be mapped in the direct map, exclusively owned by the
+/// caller forever (removed from every allocator) and 8-byte aligned.
+pub unsafe fn static_words(paddr: u64, words: usize) -> &'static mut [u64] {
+    // SAFETY: guaranteed by the caller.
+    unsafe { core::slice::from_raw_parts_mut(phys_to_virt(paddr) as *mut u64, words) }
+}
+
+/// Switch to `stack` and call `f(arg)` on it; never returns.
+pub fn switch_stack(stack: KernelStack, f: extern "C" fn(u64) -> !, arg: u64) -> ! {
+    // SAFETY: the stack is mapped and unused; `f` never returns, so nothing
+    // refers to the old stack afterwards.
+    unsafe {
+        core::arch::asm!(
+            "mov rsp, {top}",
+            "xor ebp, ebp",
+            "call {f}",
+            "ud2",
+            top = in(reg) stack.top,
+            f = in(reg) f,
+            in("rdi") arg,
+            options(noreturn)
+        )
+    }
+}

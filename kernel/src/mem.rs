@@ -1,0 +1,103 @@
+//! Physical memory: one frame allocator per NUMA node, each core allocating
+//! from its own node through a small per-core cache. Physical memory is not
+//! replicated state (see NROS.md): these are plain locked allocators.
+
+use crate::arch::{heap::MAX_NODES, percpu, percpu::MAX_CORES};
+use alloc::vec::Vec;
+use platform::frames::{FrameAllocator, FrameCache};
+use spin::{Mutex, Once};
+
+struct NodeFrames {
+    alloc: Mutex<FrameAllocator<'static>>,
+    ranges: Vec<(u64, u64)>,
+}
+
+static NODES: [Once<NodeFrames>; MAX_NODES] = [const { Once::new() }; MAX_NODES];
+static CACHES: [Mutex<FrameCache>; MAX_CORES] = [const { Mutex::new(FrameCache::new()) }; MAX_CORES];
+
+/// Frames moved between a core cache and its node's allocator at a time.
+const BATCH: usize = FrameCache::CAPACITY / 2;
+
+/// Set up node `node`'s allocator over `ranges` (its bitmap is carved out of
+/// those ranges, below `limit`). Returns false if that is impossible.
+pub fn init_node(node: usize, ranges: &[(u64, u64)], limit: u64) -> bool {
+    match crate::arch::new_frame_allocator(ranges, limit) {
+        Some(a) => {
+            NODES[node].call_once(|| NodeFrames { alloc: Mutex::new(a), ranges: ranges.to_vec() });
+            true
+        }
+        None => false,
+    }
+}
+
+fn node(n: usize) -> Option<&'static NodeFrames> {
+    NODES.get(n)?.get()
+}
+
+/// NUMA node owning physical frame `paddr`.
+pub fn node_of_frame(paddr: u64) -> Option<usize> {
+    (0..MAX_NODES).find(|&n| node(n).is_some_and(|nf| nf.ranges.iter().any(|&(s, e)| paddr >= s && paddr < e)))
+}
+
+/// Allocate a frame on node `n` (bypassing core caches).
+pub fn alloc_frame_on(n: usize) -> Option<u64> {
+    node(n)?.alloc.lock().alloc()
+}
+
+/// Allocate `count` physically contiguous frames on node `n`, aligned to
+/// `align` bytes.
+pub fn alloc_contiguous_on(n: usize, count: usize, align: u64) -> Option<u64> {
+    node(n)?.alloc.lock().alloc_contiguous(count, align)
+}
+
+/// Allocate a frame from the running core's node (through its cache),
+/// falling back to other nodes when the local one is exhausted.
+pub fn alloc_frame() -> Option<u64> {
+    let pc = percpu::current();
+    let local = pc.numa_node();
+    if let Some(nf) = node(local) {
+        let mut cache = CACHES[pc.core_id()].lock();
+        if let Some(f) = cache.pop() {
+            return Some(f);
+        }
+        cache.refill(&mut nf.alloc.lock(), BATCH);
+        if let Some(f) = cache.pop() {
+            return Some(f);
+        }
+    }
+    (0..MAX_NODES).filter(|&n| n != local).find_map(alloc_frame_on)
+}
+
+/// Return a frame. Frames of the running core's node go to its cache.
+/// Freeing a frame that is not allocated is a kernel bug and panics.
+pub fn free_frame(paddr: u64) {
+    let pc = percpu::current();
+    let owner = node_of_frame(paddr).expect("free_frame: frame of no node");
+    let nf = node(owner).expect("node initialised");
+    if owner == pc.numa_node() {
+        let mut cache = CACHES[pc.core_id()].lock();
+        if cache.is_full() {
+            cache.spill_into(&mut nf.alloc.lock(), BATCH).expect("frame cache spill");
+        }
+        if cache.push(paddr).is_ok() {
+            return;
+        }
+        panic!("double free of frame {paddr:#x}");
+    }
+    nf.alloc.lock().free(paddr).expect("free_frame: double free or foreign frame");
+}
+
+/// Free frames of node `n`, counting those parked in core caches.
+pub fn free_frames(n: usize) -> u64 {
+    let Some(nf) = node(n) else { return 0 };
+    let cached: usize = (0..MAX_CORES)
+        .filter(|&c| percpu::core(c).numa_node() == n && percpu::core(c).online.load(core::sync::atomic::Ordering::Relaxed))
+        .map(|c| CACHES[c].lock().len())
+        .sum();
+    nf.alloc.lock().free_count() + cached as u64
+}
+
+/// Total frames managed for node `n`.
+pub fn total_frames(n: usize) -> u64 {
+    node(n).map_or(0, |nf| nf.alloc.lock().total_count())
+}

@@ -1,0 +1,240 @@
+//! `cargo xtask test`: every test of the project.
+//!
+//! 1. host unit and property tests (`cargo test --workspace`);
+//! 2. the loom model checks of `nr`;
+//! 3. the benchmark harness smoke run;
+//! 4. QEMU integration tests: each built-in kernel test on 1 core / 1 node,
+//!    4 cores / 2 nodes and 8 cores / 4 nodes (topology also on 16 / 4),
+//!    checking the console output and the exit status.
+
+use crate::qemu::{self, Machine, STATUS_KERNEL_PANIC};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+fn cargo() -> Command {
+    let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    c.current_dir(crate::root());
+    c
+}
+
+fn step(name: &str, mut cmd: Command) -> bool {
+    eprintln!("\n==> {name}");
+    let t = Instant::now();
+    let ok = cmd.status().map(|s| s.success()).unwrap_or(false);
+    eprintln!("==> {name}: {} in {:.1} s", if ok { "ok" } else { "FAILED" }, t.elapsed().as_secs_f64());
+    ok
+}
+
+/// Run everything; `--qemu-only` / `--host-only` select a part.
+pub fn run_all(args: &[String]) -> i32 {
+    let qemu_only = args.iter().any(|a| a == "--qemu-only");
+    let host_only = args.iter().any(|a| a == "--host-only");
+    let mut failed_steps = Vec::new();
+    if !qemu_only {
+        let mut c = cargo();
+        c.args(["test", "--workspace", "--exclude", "kernel"]);
+        if !step("host unit and property tests", c) {
+            failed_steps.push("host tests");
+        }
+        if crate::root().join("crates/nr").exists() {
+            let mut c = cargo();
+            c.args(["test", "-p", "nr", "--release", "--test", "loom"])
+                .env("RUSTFLAGS", "--cfg loom -C force-frame-pointers=yes")
+                .env("CARGO_TARGET_DIR", crate::root().join("target/loom"));
+            if !step("loom model checks of nr", c) {
+                failed_steps.push("loom");
+            }
+        }
+        if crate::root().join("crates/nr-bench").exists() {
+            let mut c = cargo();
+            c.args(["run", "--release", "-p", "nr-bench", "--", "--smoke", "--out"])
+                .arg(crate::root().join("target/nr-bench-smoke"));
+            if !step("nr benchmark smoke run", c) {
+                failed_steps.push("nr-bench smoke");
+            }
+        }
+    }
+    let (mut passed, mut failed) = (0, 0);
+    if !host_only {
+        if let Err(e) = qemu::ensure_qemu() {
+            eprintln!("xtask: {e}");
+            return 1;
+        }
+        eprintln!("\n==> QEMU integration tests");
+        let kernel = match crate::build_kernel(false) {
+            Ok(k) => k,
+            Err(e) => {
+                eprintln!("xtask: {e}");
+                return 1;
+            }
+        };
+        let cases = cases();
+        let total = cases.len();
+        for (i, case) in cases.into_iter().enumerate() {
+            let mut m = Machine::new(kernel.clone(), case.cores, case.nodes);
+            m.append = case.append.clone();
+            m.timeout = Some(Duration::from_secs(120));
+            let out = qemu::run(&m, true, false);
+            let verdict = (case.check)(&case, out.status, &out.output);
+            match &verdict {
+                Ok(()) => passed += 1,
+                Err(_) => failed += 1,
+            }
+            eprintln!(
+                "[{:>2}/{}] {:<28} {:>5.1} s  {}",
+                i + 1,
+                total,
+                case.name,
+                out.elapsed.as_secs_f64(),
+                match &verdict {
+                    Ok(()) => "ok".to_string(),
+                    Err(e) => format!("FAILED: {e}"),
+                }
+            );
+            if verdict.is_err() {
+                eprintln!("---- console output (status {}) ----\n{}\n----", out.status, out.output);
+            }
+        }
+    }
+    for s in &failed_steps {
+        eprintln!("failed step: {s}");
+        failed += 1;
+    }
+    println!("\nxtask test: {passed} passed, {failed} failed");
+    i32::from(failed != 0)
+}
+
+type Check = fn(&Case, i32, &str) -> Result<(), String>;
+
+struct Case {
+    name: String,
+    cores: u32,
+    nodes: u32,
+    append: String,
+    check: Check,
+}
+
+fn cases() -> Vec<Case> {
+    let mut v = Vec::new();
+    let configs = [(1, 1), (4, 2), (8, 4)];
+    let tests: [(&str, Check); 5] = [
+        ("topology", check_topology),
+        ("alloc", check_alloc),
+        ("ipi", check_ipi),
+        ("pagefault", check_pagefault),
+        ("gpfault", check_gpfault),
+    ];
+    for (t, check) in tests {
+        for (cores, nodes) in configs {
+            v.push(Case {
+                name: format!("{t} {cores}c/{nodes}n"),
+                cores,
+                nodes,
+                append: format!("test={t}"),
+                check,
+            });
+        }
+    }
+    v.push(Case { name: "topology 16c/4n".into(), cores: 16, nodes: 4, append: "test=topology".into(), check: check_topology });
+    v.push(Case { name: "default boot 4c/2n".into(), cores: 4, nodes: 2, append: String::new(), check: check_default_boot });
+    v
+}
+
+fn expect_status(got: i32, want: i32) -> Result<(), String> {
+    if got == want {
+        Ok(())
+    } else {
+        Err(format!("exit status {got}, expected {want}"))
+    }
+}
+
+/// One `cpu <id> node <node> apic <apic>` line per core, nodes assigned as
+/// QEMU was told (consecutive cores per socket, one socket per node), and
+/// one `node <n> mem <MiB> MiB` line per node with about its share of RAM.
+fn check_topology(c: &Case, status: i32, out: &str) -> Result<(), String> {
+    expect_status(status, 0)?;
+    let per_node = c.cores / c.nodes;
+    let mut seen = vec![false; c.cores as usize];
+    let mut apics = std::collections::BTreeSet::new();
+    for l in out.lines().filter(|l| l.starts_with("cpu ")) {
+        let w: Vec<&str> = l.split_whitespace().collect();
+        let parsed = match w.as_slice() {
+            ["cpu", id, "node", node, "apic", apic] => id.parse::<u32>().ok().zip(node.parse::<u32>().ok()).zip(apic.parse::<u32>().ok()),
+            _ => None,
+        };
+        let ((id, node), apic) = parsed.ok_or_else(|| format!("malformed line `{l}`"))?;
+        if id >= c.cores || seen[id as usize] {
+            return Err(format!("unexpected or repeated core in `{l}`"));
+        }
+        seen[id as usize] = true;
+        if !apics.insert(apic) {
+            return Err(format!("APIC id repeated in `{l}`"));
+        }
+        // QEMU numbers APIC ids socket by socket; ids within a socket are
+        // rounded up to a power of two, so derive the socket from the APIC id.
+        let socket = apic / per_node.next_power_of_two();
+        if node != socket {
+            return Err(format!("`{l}`: expected node {socket}"));
+        }
+    }
+    if seen.iter().any(|s| !s) {
+        return Err(format!("expected {} cpu lines", c.cores));
+    }
+    let node_lines: Vec<&str> = out.lines().filter(|l| l.starts_with("node ") && l.ends_with(" MiB")).collect();
+    if node_lines.len() != c.nodes as usize {
+        return Err(format!("expected {} node lines, got {}", c.nodes, node_lines.len()));
+    }
+    for (n, l) in node_lines.iter().enumerate() {
+        let w: Vec<&str> = l.split_whitespace().collect();
+        let mib: u32 = match w.as_slice() {
+            ["node", id, "mem", mib, "MiB"] if id.parse::<usize>() == Ok(n) => mib.parse().map_err(|_| format!("bad `{l}`"))?,
+            _ => return Err(format!("malformed line `{l}`")),
+        };
+        let share = 512;
+        if mib < share * 8 / 10 || mib > share {
+            return Err(format!("`{l}`: expected about {share} MiB"));
+        }
+    }
+    Ok(())
+}
+
+fn check_alloc(c: &Case, status: i32, out: &str) -> Result<(), String> {
+    expect_status(status, 0)?;
+    let want = format!("alloc: {} cores", c.cores);
+    out.lines().any(|l| l.starts_with(&want)).then_some(()).ok_or_else(|| format!("no `{want}` line"))
+}
+
+fn check_ipi(c: &Case, status: i32, out: &str) -> Result<(), String> {
+    expect_status(status, 0)?;
+    let want = format!("ipi: {} cores, {} cross-core calls answered", c.cores, c.cores * (c.cores - 1));
+    out.lines().any(|l| l == want).then_some(()).ok_or_else(|| format!("no `{want}` line"))
+}
+
+fn check_exception(status: i32, out: &str, header: &str, extra: &[&str]) -> Result<(), String> {
+    expect_status(status, STATUS_KERNEL_PANIC)?;
+    for needle in std::iter::once(&header).chain(extra) {
+        if !out.contains(needle) {
+            return Err(format!("report lacks `{needle}`"));
+        }
+    }
+    let trace = out.split("stack trace").nth(1).ok_or("no stack trace")?;
+    let frames = trace.lines().skip(1).take_while(|l| l.trim().starts_with("0xffffffff8")).count();
+    if frames < 2 {
+        return Err(format!("stack trace has {frames} kernel addresses, expected at least 2"));
+    }
+    Ok(())
+}
+
+fn check_pagefault(_: &Case, status: i32, out: &str) -> Result<(), String> {
+    check_exception(status, out, "CPU exception 14 (page fault) on core 0", &["cr2 0x0000deadbeef0000", "error code 0x0"])
+}
+
+fn check_gpfault(_: &Case, status: i32, out: &str) -> Result<(), String> {
+    check_exception(status, out, "CPU exception 13 (general protection fault) on core 0", &["rip 0xffffffff8"])
+}
+
+fn check_default_boot(c: &Case, status: i32, out: &str) -> Result<(), String> {
+    expect_status(status, 0)?;
+    let want = format!("all {} cores online", c.cores);
+    out.contains(&want).then_some(()).ok_or_else(|| format!("no `{want}`"))
+}
