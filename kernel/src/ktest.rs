@@ -20,12 +20,16 @@ pub fn run(name: &str) -> ! {
             let v = crate::arch::trigger_page_fault();
             log::error!("read of an unmapped page returned {v}");
         }
+        "stackoverflow" => {
+            let depth = recurse(0);
+            log::error!("recursion returned at depth {depth} without hitting the guard page");
+        }
         "gpfault" => {
             let v = crate::arch::trigger_gp_fault();
             log::error!("read of a non-canonical address returned {v}");
         }
         other => {
-            log::error!("unknown kernel test `{other}` (known: topology, alloc, ipi, pagefault, gpfault)");
+            log::error!("unknown kernel test `{other}` (known: topology, alloc, ipi, pagefault, gpfault, stackoverflow)");
         }
     }
     exit::exit(1)
@@ -156,4 +160,13 @@ fn ipi_test() -> ! {
     }
     crate::kprintln!("ipi: {} cores, {} cross-core calls answered", cores, cores * (cores - 1));
     exit::exit(0)
+}
+
+/// Recurse until the kernel stack's guard page stops us.
+fn recurse(depth: u64) -> u64 {
+    let frame = core::hint::black_box([depth; 64]);
+    if depth > 1 << 30 {
+        return depth;
+    }
+    recurse(depth + 1) + frame[depth as usize % 64]
 }

@@ -17,7 +17,7 @@ commands:
             --mem MIB        total memory, split evenly (default 512 per node)
             --timeout SECS   kill QEMU after SECS seconds (exit status 124)
             --kernel-test T  run built-in kernel test T (topology, alloc, ipi,
-                             pagefault, gpfault)
+                             pagefault, gpfault, stackoverflow)
             --append ARGS    extra kernel command line (log=debug, ...)
             --release        optimised kernel
   test    run every test: host unit tests, loom model checks, QEMU tests

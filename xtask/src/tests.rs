@@ -135,6 +135,13 @@ fn cases() -> Vec<Case> {
             });
         }
     }
+    v.push(Case {
+        name: "stackoverflow 4c/2n".into(),
+        cores: 4,
+        nodes: 2,
+        append: "test=stackoverflow".into(),
+        check: check_stack_overflow,
+    });
     v.push(Case { name: "topology 16c/4n".into(), cores: 16, nodes: 4, append: "test=topology".into(), check: check_topology });
     v.push(Case { name: "default boot 4c/2n".into(), cores: 4, nodes: 2, append: String::new(), check: check_default_boot });
     v
@@ -226,7 +233,7 @@ fn check_exception(status: i32, out: &str, header: &str, extra: &[&str]) -> Resu
 }
 
 fn check_pagefault(_: &Case, status: i32, out: &str) -> Result<(), String> {
-    check_exception(status, out, "CPU exception 14 (page fault) on core 0", &["cr2 0x0000deadbeef0000", "error code 0x0"])
+    check_exception(status, out, "CPU exception 14 (page fault) on core 0", &["cr2 0x00000000dead0000", "error code 0x0"])
 }
 
 fn check_gpfault(_: &Case, status: i32, out: &str) -> Result<(), String> {
@@ -237,4 +244,14 @@ fn check_default_boot(c: &Case, status: i32, out: &str) -> Result<(), String> {
     expect_status(status, 0)?;
     let want = format!("all {} cores online", c.cores);
     out.contains(&want).then_some(()).ok_or_else(|| format!("no `{want}`"))
+}
+
+fn check_stack_overflow(_: &Case, status: i32, out: &str) -> Result<(), String> {
+    expect_status(status, STATUS_KERNEL_PANIC)?;
+    for needle in ["CPU exception 14 (page fault) on core 0", "kernel stack guard page: stack overflow"] {
+        if !out.contains(needle) {
+            return Err(format!("report lacks `{needle}`"));
+        }
+    }
+    Ok(())
 }

@@ -87,7 +87,7 @@ pub fn new_frame_allocator(
 pub fn trigger_page_fault() -> u64 {
     // SAFETY: not safe at all: this read faults by design and the exception
     // handler ends the run.
-    unsafe { core::ptr::read_volatile(0x0000_dead_beef_0000 as *const u64) }
+    unsafe { core::ptr::read_volatile(0x0000_0000_dead_0000 as *const u64) }
 }
 
 /// Load through a non-canonical address on purpose (the `gpfault` test).
