@@ -1,6 +1,7 @@
 //! Kernel log on the serial console, filtered by the `log=` command-line key.
 
 use crate::arch::{percpu, serial};
+use core::sync::atomic::{AtomicBool, Ordering};
 use log::{LevelFilter, Metadata, Record};
 
 struct SerialLogger;
@@ -13,7 +14,11 @@ impl log::Log for SerialLogger {
     fn log(&self, record: &Record<'_>) {
         if self.enabled(record.metadata()) {
             let core = percpu::current().core_id();
-            serial::write_fmt(format_args!("[{:<5} c{}] {}\n", record.level(), core, record.args()));
+            if QUIET.load(Ordering::Relaxed) {
+                serial::control_message(format_args!("log [{:<5} c{}] {}\n", record.level(), core, record.args()));
+            } else {
+                serial::write_fmt(format_args!("[{:<5} c{}] {}\n", record.level(), core, record.args()));
+            }
         }
     }
 
@@ -21,6 +26,14 @@ impl log::Log for SerialLogger {
 }
 
 static LOGGER: SerialLogger = SerialLogger;
+/// With the `quiet` command-line flag the log goes to the control port
+/// (COM2), so the console carries only what programs write.
+static QUIET: AtomicBool = AtomicBool::new(false);
+
+/// Send the log to the control port instead of the console.
+pub fn set_quiet(q: bool) {
+    QUIET.store(q, Ordering::Relaxed);
+}
 
 /// Install the logger at level `info`.
 pub fn init() {

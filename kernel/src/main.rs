@@ -24,9 +24,18 @@ extern crate alloc;
 
 #[allow(unsafe_code)]
 pub mod arch;
+mod console;
+mod init;
 mod ktest;
 mod logger;
 pub mod mem;
+mod process;
+mod procfs;
+mod rng;
+mod state;
+mod syscall;
+mod time;
+mod uaccess;
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -42,6 +51,8 @@ static STACKS: Once<Vec<percpu::CoreStacks>> = Once::new();
 /// TSC value when the kernel was entered.
 static BOOT_TSC: Once<u64> = Once::new();
 static LAPIC_PHYS: Once<u64> = Once::new();
+/// Physical extent of the initrd module (PVH module 0), if any.
+static INITRD: Once<(u64, u64)> = Once::new();
 
 /// Main kernel stack size in pages (plus one guard page).
 const STACK_PAGES: u64 = 32;
@@ -76,6 +87,7 @@ pub fn boot_main(start_info: u64) -> ! {
         .unwrap_or_else(|e| fatal!("bad PVH start info: {e:?}"));
     CMDLINE.call_once(|| info.cmdline.clone().unwrap_or_default());
     logger::set_level(cmdline().get("log"));
+    logger::set_quiet(cmdline().flag("quiet"));
     log::info!("NrOS (Rust) booting; command line: {:?}", CMDLINE.get().map_or("", |s| s.as_str()));
 
     let acpi = platform::acpi::parse(&low4g, info.rsdp_paddr).unwrap_or_else(|e| fatal!("ACPI: {e:?}"));
@@ -85,6 +97,7 @@ pub fn boot_main(start_info: u64) -> ! {
     reserved.push(paging::kernel_image_phys());
     reserved.extend(platform::pvh::start_info_extent(&info));
     reserved.extend(platform::pvh::module_extents(&info));
+    INITRD.call_once(|| info.modules.first().map_or((0, 0), |m| (m.paddr, m.size)));
     let usable = platform::memmap::usable_ranges(&info.memory_map, &reserved, LOW_MEMORY);
     let topo = TOPOLOGY.call_once(|| platform::topology::build(&acpi, apic::cpuid_apic_id(), &usable));
     log::info!("{} cores, {} NUMA nodes, {} MiB usable", topo.cores.len(), topo.nodes.len(),
@@ -168,8 +181,12 @@ extern "C" fn bsp_continue(_: u64) -> ! {
         Some(name) => ktest::run(name),
         None => {
             print_summary();
-            log::info!("no init program to run yet; powering off");
-            arch::exit::exit(0)
+            time::init();
+            let (paddr, size) = INITRD.get().copied().unwrap_or((0, 0));
+            let initrd = if size == 0 { &[][..] } else { arch::paging::phys_slice(paddr, size as usize) };
+            let status = init::run(initrd);
+            log::info!("process 1 exited with status {status}; powering off");
+            arch::exit::exit(status)
         }
     }
 }

@@ -1,5 +1,6 @@
 //! `cargo xtask`: build, boot, test and benchmark NrOS.
 
+mod initrd;
 mod qemu;
 mod tests;
 
@@ -19,6 +20,15 @@ commands:
             --kernel-test T  run built-in kernel test T (topology, alloc, ipi,
                              pagefault, gpfault, stackoverflow)
             --append ARGS    extra kernel command line (log=debug, ...)
+            --add HOST[:GUEST]  put a file or directory into the root file
+                             system (repeatable; a file goes to /bin/<name>
+                             by default)
+            --cmd \"PROG ARGS\"  what process 1 runs; when it exits the machine
+                             powers off and `run` exits with its status
+                             (128+N if killed by signal N)
+            --quiet          stdout carries only what programs write to the
+                             console; the kernel log goes to stderr
+            --no-busybox     do not add the host's busybox (/bin/sh, ...)
             --release        optimised kernel
   test    run every test: host unit tests, loom model checks, QEMU tests
   bench   benchmarks: `bench nr` (node replication vs. the reference crate)
@@ -85,6 +95,10 @@ struct RunOptions {
     kernel_test: Option<String>,
     append: Vec<String>,
     release: bool,
+    adds: Vec<String>,
+    cmd: Option<String>,
+    quiet: bool,
+    no_busybox: bool,
 }
 
 fn parse_run(args: &[String]) -> Result<RunOptions, String> {
@@ -101,6 +115,10 @@ fn parse_run(args: &[String]) -> Result<RunOptions, String> {
             "--kernel-test" => o.kernel_test = Some(val(a)?),
             "--append" => o.append.push(val(a)?),
             "--release" => o.release = true,
+            "--add" => o.adds.push(val(a)?),
+            "--cmd" => o.cmd = Some(val(a)?),
+            "--quiet" => o.quiet = true,
+            "--no-busybox" => o.no_busybox = true,
             other => return Err(format!("unknown option `{other}`")),
         }
     }
@@ -116,9 +134,29 @@ fn machine(o: &RunOptions, kernel: PathBuf) -> qemu::Machine {
     if let Some(t) = &o.kernel_test {
         append.push(format!("test={t}"));
     }
+    if o.quiet {
+        append.push("quiet".into());
+        append.push("console.onlcr=0".into());
+    }
     m.append = append.join(" ");
     m.timeout = o.timeout.map(Duration::from_secs);
+    m.quiet = o.quiet;
     m
+}
+
+/// The initrd described by the `--add`/`--cmd` options.
+fn initrd_spec(o: &RunOptions) -> Result<initrd::Spec, String> {
+    let mut spec = initrd::Spec { busybox: !o.no_busybox, ..Default::default() };
+    for a in &o.adds {
+        spec.adds.push(initrd::parse_add(a)?);
+    }
+    if let Some(c) = &o.cmd {
+        spec.cmd = initrd::split_cmd(c)?;
+        if spec.cmd.is_empty() {
+            return Err("--cmd is empty".into());
+        }
+    }
+    Ok(spec)
 }
 
 fn cmd_run(args: &[String]) -> i32 {
@@ -140,10 +178,34 @@ fn cmd_run(args: &[String]) -> i32 {
             return 1;
         }
     };
-    let m = machine(&o, kernel);
-    eprintln!("xtask: booting {} cores on {} NUMA nodes, {} MiB", m.cores, m.nodes, m.mem_mib);
+    let mut m = machine(&o, kernel);
+    if o.kernel_test.is_none() {
+        let spec = match initrd_spec(&o) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("xtask run: {e}");
+                return 2;
+            }
+        };
+        if spec.busybox && initrd::host_busybox().is_none() && o.cmd.is_none() {
+            eprintln!("xtask: no static busybox on this host (apt-get install busybox-static): no /bin/sh in the guest");
+        }
+        match initrd::write(&spec, "run") {
+            Ok(p) => m.initrd = Some(p),
+            Err(e) => {
+                eprintln!("xtask run: {e}");
+                return 1;
+            }
+        }
+    }
+    if !o.quiet {
+        eprintln!("xtask: booting {} cores on {} NUMA nodes, {} MiB", m.cores, m.nodes, m.mem_mib);
+    }
     let out = qemu::run(&m, false, true);
-    if out.status != 0 {
+    if let Some(p) = &m.initrd {
+        let _ = std::fs::remove_file(p);
+    }
+    if out.status != 0 && !o.quiet {
         eprintln!("xtask: exit status {}", out.status);
     }
     out.status

@@ -25,11 +25,15 @@ pub struct Machine {
     pub kernel: PathBuf,
     pub append: String,
     pub timeout: Option<Duration>,
+    /// cpio archive passed as the PVH module (the root file system).
+    pub initrd: Option<PathBuf>,
+    /// Kernel log arrives on the control port; forward it to stderr.
+    pub quiet: bool,
 }
 
 impl Machine {
     pub fn new(kernel: PathBuf, cores: u32, nodes: u32) -> Self {
-        Machine { cores, nodes, mem_mib: 512 * nodes, kernel, append: String::new(), timeout: None }
+        Machine { cores, nodes, mem_mib: 512 * nodes, kernel, append: String::new(), timeout: None, initrd: None, quiet: false }
     }
 
     fn args(&self, control: &Path) -> Result<Vec<String>, String> {
@@ -68,6 +72,10 @@ impl Machine {
         }
         a.push("-kernel".into());
         a.push(self.kernel.display().to_string());
+        if let Some(i) = &self.initrd {
+            a.push("-initrd".into());
+            a.push(i.display().to_string());
+        }
         a.push("-append".into());
         a.push(self.append.clone());
         Ok(a)
@@ -192,8 +200,13 @@ pub fn run(m: &Machine, capture: bool, echo: bool) -> Outcome {
             }
         }
     }
-    let ctl = std::fs::read_to_string(&control).unwrap_or_default();
+    let ctl = String::from_utf8_lossy(&std::fs::read(&control).unwrap_or_default()).into_owned();
     let _ = std::fs::remove_file(&control);
+    // The kernel log, when it went to the control port (--quiet).
+    let log: String = ctl.lines().filter_map(|l| l.strip_prefix("log ")).map(|l| format!("{l}\n")).collect();
+    if !log.is_empty() && echo {
+        eprint!("{log}");
+    }
     let status = if timed_out {
         eprintln!("xtask: timeout: QEMU killed after {} s", m.timeout.map_or(0, |t| t.as_secs()));
         STATUS_TIMEOUT
@@ -207,7 +220,7 @@ static CONTROL_SEQ: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32:
 
 /// Map QEMU's exit code and the control-channel message to our status.
 fn status_from(qemu_exit: Option<i32>, control: &str) -> i32 {
-    let reported = control.lines().rev().find_map(|l| {
+    let reported = control.lines().filter(|l| !l.starts_with("log ")).rev().find_map(|l| {
         if l.trim() == "panic" {
             Some(STATUS_KERNEL_PANIC)
         } else {

@@ -3,6 +3,11 @@
 #![no_std]
 #![deny(unsafe_code)]
 
+extern crate alloc;
+
 pub mod errno;
+pub mod flags;
+pub mod structs;
+pub mod sysno;
 
 pub use errno::Errno;

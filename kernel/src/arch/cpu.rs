@@ -135,3 +135,20 @@ pub fn rbp() -> u64 {
     unsafe { asm!("mov {}, rbp", out(reg) v, options(nomem, nostack)) };
     v
 }
+
+/// A hardware random number, if the CPU has RDRAND.
+pub fn rdrand() -> Option<u64> {
+    if cpuid(1, 0).ecx & (1 << 30) == 0 {
+        return None;
+    }
+    for _ in 0..10 {
+        let v: u64;
+        let ok: u8;
+        // SAFETY: CPUID says RDRAND exists; it only writes the registers.
+        unsafe { asm!("rdrand {v}", "setc {ok}", v = out(reg) v, ok = out(reg_byte) ok, options(nomem, nostack)) };
+        if ok == 1 {
+            return Some(v);
+        }
+    }
+    None
+}

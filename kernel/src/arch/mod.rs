@@ -11,6 +11,7 @@ pub mod percpu;
 pub mod serial;
 pub mod smp;
 pub mod traps;
+pub mod user;
 
 pub use platform::pvh::PhysRead;
 

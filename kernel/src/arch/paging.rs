@@ -253,3 +253,83 @@ pub fn switch_stack(stack: KernelStack, f: extern "C" fn(u64) -> !, arg: u64) ->
         )
     }
 }
+
+/// Access to frames the kernel owns through the direct map: page-table
+/// frames of the replicated address spaces and user data frames. Callers
+/// pass frames they obtained from the frame allocator and have not freed;
+/// the functions check that the address is RAM of some node and 4 KiB
+/// aligned (a violation is a kernel bug and panics).
+pub mod frame {
+    use super::{phys_to_virt, PAGE_SIZE};
+
+    fn check(pa: u64, offset: usize, len: usize) -> u64 {
+        assert!(pa % PAGE_SIZE == 0 && offset + len <= PAGE_SIZE as usize, "bad frame access {pa:#x}+{offset}");
+        assert!(crate::mem::node_of_frame(pa).is_some(), "frame {pa:#x} is not RAM");
+        phys_to_virt(pa) + offset as u64
+    }
+
+    /// Read entry `index` of the page table in frame `pa`.
+    pub fn read_u64(pa: u64, index: usize) -> u64 {
+        let va = check(pa, index * 8, 8);
+        // SAFETY: `check` ensures an aligned in-frame address of mapped RAM;
+        // page-table frames are only written by the replica that owns them.
+        unsafe { core::ptr::read_volatile(va as *const u64) }
+    }
+
+    /// Write entry `index` of the page table in frame `pa`.
+    pub fn write_u64(pa: u64, index: usize, value: u64) {
+        let va = check(pa, index * 8, 8);
+        // SAFETY: as for `read_u64`; the owning replica is the only writer.
+        unsafe { core::ptr::write_volatile(va as *mut u64, value) }
+    }
+
+    /// Fill frame `pa` with zeros.
+    pub fn zero(pa: u64) {
+        let va = check(pa, 0, PAGE_SIZE as usize);
+        // SAFETY: a whole frame of RAM owned by the caller.
+        unsafe { core::ptr::write_bytes(va as *mut u8, 0, PAGE_SIZE as usize) }
+    }
+
+    /// Copy `data` into frame `pa` at `offset`.
+    pub fn write(pa: u64, offset: usize, data: &[u8]) {
+        let va = check(pa, offset, data.len());
+        // SAFETY: the range lies inside a frame of RAM; `data` is a kernel
+        // buffer, which never overlaps a user frame.
+        unsafe { core::ptr::copy_nonoverlapping(data.as_ptr(), va as *mut u8, data.len()) }
+    }
+
+    /// Copy from frame `pa` at `offset` into `out`.
+    pub fn read(pa: u64, offset: usize, out: &mut [u8]) {
+        let va = check(pa, offset, out.len());
+        // SAFETY: as for `write`.
+        unsafe { core::ptr::copy_nonoverlapping(va as *const u8, out.as_mut_ptr(), out.len()) }
+    }
+}
+
+/// The kernel half (PML4 entries 256..512) that every user root shares.
+pub fn kernel_half() -> [u64; 256] {
+    let root = kernel_root();
+    let t = table(root);
+    let mut out = [0u64; 256];
+    out.copy_from_slice(&t[256..512]);
+    out
+}
+
+/// Switch to the page tables rooted at `root` (a user address space whose
+/// kernel half is [`kernel_half`]), or back to the kernel's own with 0.
+pub fn load_root(root: u64) {
+    let root = if root == 0 { kernel_root() } else { root };
+    if cpu::cr3() & ADDR_MASK != root {
+        // SAFETY: every user root carries the kernel half, so the kernel's
+        // code, data, stacks and direct map stay mapped at the same addresses.
+        unsafe { cpu::set_cr3(root) };
+    }
+}
+
+/// The physical range `[paddr, paddr+len)` as a byte slice, for memory that
+/// is reserved forever at boot and never written (the initrd module).
+pub fn phys_slice(paddr: u64, len: usize) -> &'static [u8] {
+    // SAFETY: the range is RAM reserved at boot (excluded from every
+    // allocator) and direct-mapped; nothing writes it.
+    unsafe { core::slice::from_raw_parts(phys_to_virt(paddr) as *const u8, len) }
+}

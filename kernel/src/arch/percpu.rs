@@ -46,6 +46,14 @@ pub struct Call {
 #[repr(C, align(128))]
 pub struct PerCore {
     self_ptr: AtomicU64,
+    // The next three words are used by the user-mode entry and exit code in
+    // `user.rs` at fixed offsets from GS (8, 16, 24): keep them here.
+    /// User stack pointer saved on `syscall` entry (gs:8).
+    pub(super) user_rsp_scratch: AtomicU64,
+    /// Kernel stack pointer of the `user::enter` caller (gs:16).
+    pub(super) kernel_rsp_save: AtomicU64,
+    /// The `UserContext` being run (gs:24).
+    pub(super) user_ctx: AtomicU64,
     /// Dense core id (0 is the bootstrap processor).
     pub id: AtomicUsize,
     /// Local APIC id.
@@ -76,6 +84,9 @@ impl PerCore {
     const fn new() -> Self {
         PerCore {
             self_ptr: AtomicU64::new(0),
+            user_rsp_scratch: AtomicU64::new(0),
+            kernel_rsp_save: AtomicU64::new(0),
+            user_ctx: AtomicU64::new(0),
             id: AtomicUsize::new(0),
             apic_id: AtomicU32::new(0),
             node: AtomicUsize::new(0),
@@ -220,5 +231,6 @@ pub fn init(id: usize, apic_id: u32, node: usize, stacks: &CoreStacks) {
         cpu::wrmsr(IA32_GS_BASE, pc as *const PerCore as u64);
     }
     super::traps::load_idt();
+    super::user::init_core();
     GS_READY.store(true, Ordering::Release);
 }

@@ -19,6 +19,45 @@ pub fn init() {
     CONTROL.lock().init();
 }
 
+/// Bytes received on COM1 and not yet consumed.
+static INPUT: Mutex<InputRing> = Mutex::new(InputRing { buf: [0; INPUT_SIZE], head: 0, len: 0 });
+const INPUT_SIZE: usize = 4096;
+
+struct InputRing {
+    buf: [u8; INPUT_SIZE],
+    head: usize,
+    len: usize,
+}
+
+/// Move bytes waiting in the COM1 receiver into the input ring. Called from
+/// the timer interrupt and by readers; never blocks (skips if the ring is
+/// busy).
+pub fn poll_input() {
+    let Some(mut ring) = INPUT.try_lock() else { return };
+    // Line status register bit 0: data ready.
+    while super::cpu::inb(COM1 + 5) & 1 != 0 {
+        let b = super::cpu::inb(COM1);
+        if ring.len < INPUT_SIZE {
+            let tail = (ring.head + ring.len) % INPUT_SIZE;
+            ring.buf[tail] = b;
+            ring.len += 1;
+        }
+    }
+}
+
+/// Take one received byte, if any.
+pub fn read_byte() -> Option<u8> {
+    poll_input();
+    let mut ring = INPUT.try_lock()?;
+    if ring.len == 0 {
+        return None;
+    }
+    let b = ring.buf[ring.head];
+    ring.head = (ring.head + 1) % INPUT_SIZE;
+    ring.len -= 1;
+    Some(b)
+}
+
 /// Write formatted text to the console under the console lock.
 pub fn write_fmt(args: fmt::Arguments<'_>) {
     let _ = CONSOLE.lock().write_fmt(args);
@@ -41,13 +80,22 @@ pub fn write_fmt_unlocked(args: fmt::Arguments<'_>) {
     let _ = port.write_fmt(args);
 }
 
-/// Tell the runner the guest's exit status.
+/// Write to the control port (COM2): the guest's exit status
+/// (`exit <status>`) and, with the `quiet` flag, the kernel log. Waits a
+/// bounded time for the port's lock, then writes anyway (the panic path may
+/// have interrupted a holder).
 pub fn control_message(args: fmt::Arguments<'_>) {
-    // SAFETY: see `write_fmt_unlocked`; the control port is only written on
-    // the way out.
+    for _ in 0..100_000 {
+        if let Some(mut port) = CONTROL.try_lock() {
+            let _ = port.write_fmt(args);
+            return;
+        }
+        core::hint::spin_loop();
+    }
+    // SAFETY: a second handle on COM2; concurrent use may interleave bytes
+    // but cannot break memory safety.
     let mut port = unsafe { SerialPort::new(COM2) };
     let _ = port.write_fmt(args);
-    drop(CONTROL.try_lock());
 }
 
 /// `print!` to the kernel console.

@@ -48,9 +48,18 @@ trap_common:
     push %r13
     push %r14
     push %r15
-    mov %rsp, %rdi
+    testb $3, 144(%rsp)
+    jnz trap_from_user
+    /* From the kernel: keep the interrupted code's SSE registers. */
+    mov %rsp, %rbx
+    sub $512, %rsp
+    and $-16, %rsp
+    fxsave64 (%rsp)
+    mov %rbx, %rdi
     cld
     call trap_dispatch
+    fxrstor64 (%rsp)
+    mov %rbx, %rsp
     pop %r15
     pop %r14
     pop %r13
@@ -163,8 +172,20 @@ const EXCEPTION_NAMES: [&str; 32] = [
 extern "C" fn trap_dispatch(frame: &mut TrapFrame) {
     match frame.vector as u8 {
         v if v < 32 => exception(frame),
+        v => interrupt(v),
+    }
+}
+
+/// Handle device and inter-processor interrupt `vector` (also called for
+/// interrupts that arrived while a user program ran).
+pub fn interrupt(vector: u8) {
+    match vector {
         VEC_TIMER => {
-            percpu::current().ticks.fetch_add(1, Ordering::Relaxed);
+            let pc = percpu::current();
+            pc.ticks.fetch_add(1, Ordering::Relaxed);
+            if pc.core_id() == 0 {
+                serial::poll_input();
+            }
             apic::eoi();
         }
         VEC_CALL => {

@@ -1,0 +1,1046 @@
+//! The replicated state of the NrOS kernel.
+//!
+//! [`KernelState`] is the kernel's shared mutable state as one plain
+//! sequential data structure: the file system ([`memfs::Fs`]), the process
+//! table (with each process's file-descriptor table, working directory, umask
+//! and address space — mapping database *and* hardware page tables, from
+//! [`vspace`]) and the table of open files (offsets and status flags). It has
+//! no locks and no interior mutability. The kernel wraps it in
+//! [`nr::NodeReplicated`]: one replica per NUMA node, changed only through
+//! [`WriteOp`]s that go through the shared log and read through [`ReadOp`]s
+//! on the local replica.
+//!
+//! Every write operation is deterministic: timestamps come in the operation,
+//! user data travels in it (`Arc<[u8]>`), and the physical frames that back
+//! user memory are allocated by the caller *before* the operation and named
+//! in it, so every replica maps the same frames. Only page-*table* frames
+//! come from the replica's own [`FrameMemory`] (its node's memory): each
+//! replica owns a complete page-table hierarchy per process, which a core of
+//! that node loads into CR3. State hashes ([`ReadOp::Hash`]) cover page-table
+//! *contents* (virtual page → frame and rights), not the table frames, so
+//! equal replicas hash equal.
+//!
+//! The crate is `no_std` and host-tested (see `tests.rs`): the same op
+//! sequences are applied through `nr` to several replicas and their hashes
+//! compared.
+
+#![no_std]
+#![forbid(unsafe_code)]
+
+extern crate alloc;
+#[cfg(test)]
+extern crate std;
+
+use abi::errno::{Errno, KResult};
+use abi::flags::{AT_FDCWD, O_ACCMODE, O_APPEND, O_CLOEXEC, O_NONBLOCK, O_PATH, O_RDONLY, O_WRONLY};
+use alloc::collections::BTreeMap;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+pub use memfs::{DirEntry, FileType, Fs, Ino, Stat, Timespec};
+pub use vspace::{Access, AddressSpace, FaultDecision, FrameMemory, MapAt, Populated, PteFlags, VmaKind};
+
+/// Process id.
+pub type Pid = u32;
+/// Id of an open file description (shared by dup'ed descriptors).
+pub type FileId = u64;
+
+/// Most descriptors a process may hold (`RLIMIT_NOFILE`).
+pub const MAX_FDS: i32 = 1024;
+/// Largest read or write handled in one operation (Linux caps at 0x7ffff000).
+pub const MAX_IO: u64 = 0x7fff_f000;
+
+/// Character-device numbers (`makedev(major, minor)` as Linux encodes them).
+pub mod dev {
+    /// Linux `makedev` encoding.
+    pub const fn makedev(major: u64, minor: u64) -> u64 {
+        ((major & 0xfff) << 8) | (minor & 0xff) | ((minor & !0xff) << 12) | ((major & !0xfff) << 32)
+    }
+    /// `/dev/null`.
+    pub const NULL: u64 = makedev(1, 3);
+    /// `/dev/zero`.
+    pub const ZERO: u64 = makedev(1, 5);
+    /// `/dev/random`.
+    pub const RANDOM: u64 = makedev(1, 8);
+    /// `/dev/urandom`.
+    pub const URANDOM: u64 = makedev(1, 9);
+    /// `/dev/tty`.
+    pub const TTY: u64 = makedev(5, 0);
+    /// `/dev/console`.
+    pub const CONSOLE: u64 = makedev(5, 1);
+}
+
+/// What an open file refers to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FileObj {
+    /// A file-system inode (regular file, directory, device, symlink with
+    /// `O_PATH`).
+    Inode(Ino),
+    /// Read-only generated content (`/proc` files), captured at open time.
+    Buffer(Arc<[u8]>),
+}
+
+/// An open file description.
+#[derive(Clone, Debug)]
+pub struct OpenFile {
+    /// What it refers to.
+    pub obj: FileObj,
+    /// Current offset (for directories: the `readdir` cookie).
+    pub offset: u64,
+    /// Access mode and status flags (`O_ACCMODE`, `O_APPEND`, `O_NONBLOCK`,
+    /// `O_PATH`).
+    pub flags: u32,
+    refs: u32,
+}
+
+/// A slot of a descriptor table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FdEntry {
+    /// The open file description.
+    pub file: FileId,
+    /// `FD_CLOEXEC`.
+    pub cloexec: bool,
+}
+
+/// One process (single-threaded: its thread id is its pid).
+pub struct Process<M: FrameMemory> {
+    /// Process id.
+    pub pid: Pid,
+    /// Parent (0 for the first process).
+    pub ppid: Pid,
+    /// Process group.
+    pub pgid: Pid,
+    /// Session.
+    pub sid: Pid,
+    /// Working directory.
+    pub cwd: Ino,
+    /// File-mode creation mask.
+    pub umask: u32,
+    fds: BTreeMap<i32, FdEntry>,
+    /// Address space: VMAs, brk and this replica's page tables. `None` after
+    /// exit.
+    pub vm: Option<AddressSpace<M>>,
+    /// Path of the executable (`/proc/self/exe`).
+    pub exe: Vec<u8>,
+    /// Exit status once it has exited (a zombie).
+    pub exit_status: Option<i32>,
+}
+
+/// The kernel's replicated state (one copy per NUMA node).
+pub struct KernelState<M: FrameMemory + Clone> {
+    fs: Fs,
+    procs: BTreeMap<Pid, Process<M>>,
+    files: BTreeMap<FileId, OpenFile>,
+    next_pid: Pid,
+    next_file: FileId,
+    mem: M,
+    kernel_entries: Option<alloc::boxed::Box<[u64; 256]>>,
+}
+
+/// How to satisfy a `read` after the offset moved ([`WriteOp::ReadAdvance`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ReadPlan {
+    /// Copy `n` bytes of inode `ino` from `offset` (with [`ReadOp::ReadInode`]).
+    Inode { ino: Ino, offset: u64, n: u64 },
+    /// These bytes.
+    Bytes(Vec<u8>),
+    /// A character device: the kernel's driver handles it.
+    Device { rdev: u64 },
+}
+
+/// What a descriptor refers to, for the system-call layer.
+#[derive(Clone, Debug)]
+pub struct FdInfo {
+    /// Object.
+    pub obj: FileObj,
+    /// Inode type (`None` for buffers).
+    pub kind: Option<FileType>,
+    /// Device number of character devices.
+    pub rdev: u64,
+    /// Access mode and status flags.
+    pub flags: u32,
+    /// Current offset.
+    pub offset: u64,
+    /// `FD_CLOEXEC`.
+    pub cloexec: bool,
+    /// File size (buffer length for buffers).
+    pub size: u64,
+}
+
+/// Identity of a process.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProcInfo {
+    /// Process id.
+    pub pid: Pid,
+    /// Parent.
+    pub ppid: Pid,
+    /// Process group.
+    pub pgid: Pid,
+    /// Session.
+    pub sid: Pid,
+    /// umask.
+    pub umask: u32,
+    /// Executable path.
+    pub exe: Vec<u8>,
+    /// Exit status if exited.
+    pub exit_status: Option<i32>,
+}
+
+/// Mutating operations (logged, applied on every replica).
+#[derive(Clone, Debug)]
+#[allow(missing_docs)]
+pub enum WriteOp {
+    /// Create a process with an empty address space and no descriptors; its
+    /// cwd is the parent's (or `/`). Responds [`Resp::Pid`].
+    Spawn { parent: Pid, exe: Vec<u8> },
+    /// Replace the address space by an empty one (exec); responds
+    /// [`Resp::Frames`] with the released data frames.
+    ResetVm { pid: Pid, exe: Vec<u8> },
+    /// Process exit: close every descriptor, drop the address space
+    /// ([`Resp::Frames`]), keep a zombie with the status.
+    Exit { pid: Pid, status: i32 },
+    /// Remove a zombie ([`Resp::Val`] = status).
+    Reap { pid: Pid },
+    /// `openat` ([`Resp::Fd`]).
+    Open { pid: Pid, dirfd: i32, path: Vec<u8>, flags: u32, mode: u32, now: Timespec },
+    /// Open generated read-only content ([`Resp::Fd`]).
+    OpenBuffer { pid: Pid, data: Arc<[u8]>, flags: u32 },
+    Close { pid: Pid, fd: i32 },
+    /// `dup`/`F_DUPFD`: lowest free descriptor `>= min`.
+    Dup { pid: Pid, fd: i32, min: i32, cloexec: bool },
+    /// `dup2`/`dup3` (`old != new` checked by the caller for dup3).
+    Dup2 { pid: Pid, old: i32, new: i32, cloexec: bool },
+    /// `F_SETFD`.
+    SetCloexec { pid: Pid, fd: i32, cloexec: bool },
+    /// `F_SETFL` (only `O_APPEND` and `O_NONBLOCK` change).
+    SetStatusFlags { pid: Pid, fd: i32, flags: u32 },
+    /// `lseek` ([`Resp::Val`] = new offset).
+    Seek { pid: Pid, fd: i32, offset: i64, whence: u32 },
+    /// `read`: move the offset by what is available ([`Resp::Read`]).
+    ReadAdvance { pid: Pid, fd: i32, len: u64 },
+    /// `write` at the offset (or the end with `O_APPEND`) ([`Resp::Val`]).
+    Write { pid: Pid, fd: i32, data: Arc<[u8]>, now: Timespec },
+    /// `pwrite64` ([`Resp::Val`]).
+    WriteAt { pid: Pid, fd: i32, offset: u64, data: Arc<[u8]>, now: Timespec },
+    /// `getdents64`: entries that fit in `bufsize` bytes ([`Resp::Dirents`]).
+    Getdents { pid: Pid, fd: i32, bufsize: u64 },
+    Mkdir { pid: Pid, dirfd: i32, path: Vec<u8>, mode: u32, now: Timespec },
+    Mknod { pid: Pid, dirfd: i32, path: Vec<u8>, mode: u32, rdev: u64, now: Timespec },
+    /// `unlinkat` (with `rmdir` for `AT_REMOVEDIR`).
+    Unlink { pid: Pid, dirfd: i32, path: Vec<u8>, rmdir: bool, now: Timespec },
+    Rename { pid: Pid, olddirfd: i32, old: Vec<u8>, newdirfd: i32, new: Vec<u8>, now: Timespec },
+    Link { pid: Pid, olddirfd: i32, old: Vec<u8>, newdirfd: i32, new: Vec<u8>, now: Timespec },
+    Symlink { pid: Pid, target: Vec<u8>, dirfd: i32, path: Vec<u8>, now: Timespec },
+    Truncate { pid: Pid, dirfd: i32, path: Vec<u8>, len: u64, now: Timespec },
+    Ftruncate { pid: Pid, fd: i32, len: u64, now: Timespec },
+    Chdir { pid: Pid, dirfd: i32, path: Vec<u8> },
+    Fchdir { pid: Pid, fd: i32 },
+    /// [`Resp::Val`] = previous mask.
+    Umask { pid: Pid, mask: u32 },
+    Chmod { pid: Pid, dirfd: i32, path: Vec<u8>, mode: u32, now: Timespec },
+    /// `utimensat`; an empty path means the descriptor `dirfd` itself.
+    Utimens { pid: Pid, dirfd: i32, path: Vec<u8>, atime: Option<Timespec>, mtime: Option<Timespec>, follow: bool, now: Timespec },
+    /// `mmap` ([`Resp::Mapped`]: address and frames released by `MAP_FIXED`).
+    Mmap { pid: Pid, at: MapAt, len: u64, prot: u32, kind: VmaKind },
+    /// [`Resp::Frames`].
+    Munmap { pid: Pid, start: u64, len: u64 },
+    Mprotect { pid: Pid, start: u64, len: u64, prot: u32 },
+    /// `brk` ([`Resp::Mapped`]: new break and released frames).
+    Brk { pid: Pid, addr: u64 },
+    SetBrkStart { pid: Pid, addr: u64 },
+    /// `madvise(MADV_DONTNEED)`: drop the frames of `[start, start+len)`
+    /// while keeping the mappings, so pages read back as zeros (anonymous)
+    /// or file content ([`Resp::Frames`]).
+    Discard { pid: Pid, start: u64, len: u64 },
+    /// Back pages with caller-allocated frames ([`Resp::Populated`]).
+    Populate { pid: Pid, pages: Vec<(u64, u64)> },
+}
+
+/// Read-only operations (run on the local replica).
+#[derive(Clone, Debug)]
+#[allow(missing_docs)]
+pub enum ReadOp {
+    /// `fstatat` ([`Resp::Stat`]).
+    Stat { pid: Pid, dirfd: i32, path: Vec<u8>, follow: bool },
+    Fstat { pid: Pid, fd: i32 },
+    /// [`Resp::FdInfo`].
+    FdInfo { pid: Pid, fd: i32 },
+    /// File bytes ([`Resp::Bytes`]).
+    ReadInode { ino: Ino, offset: u64, len: u64 },
+    /// `pread64` on a descriptor ([`Resp::Bytes`]).
+    ReadAt { pid: Pid, fd: i32, offset: u64, len: u64 },
+    Readlink { pid: Pid, dirfd: i32, path: Vec<u8> },
+    /// Absolute path of the working directory ([`Resp::Bytes`]).
+    Getcwd { pid: Pid },
+    /// Existence check for `access`/`faccessat` ([`Resp::Unit`]).
+    Access { pid: Pid, dirfd: i32, path: Vec<u8>, follow: bool },
+    /// Page-table translation in this replica ([`Resp::Translation`]).
+    Translate { pid: Pid, va: u64 },
+    /// Page-fault decision ([`Resp::Fault`]).
+    Fault { pid: Pid, va: u64, access: Access },
+    /// Physical address of this replica's page-table root ([`Resp::Val`]).
+    Root { pid: Pid },
+    /// [`Resp::Proc`].
+    Proc { pid: Pid },
+    /// Hash of the whole state ([`Resp::Val`]).
+    Hash,
+}
+
+/// Successful responses.
+#[derive(Debug)]
+#[allow(missing_docs)]
+pub enum Resp {
+    Unit,
+    Val(u64),
+    Fd(i32),
+    Pid(Pid),
+    Frames(Vec<u64>),
+    Mapped(u64, Vec<u64>),
+    Stat(Stat),
+    Bytes(Vec<u8>),
+    /// Entries with the cookie of the next entry (`d_off`).
+    Dirents(Vec<(DirEntry, u64)>),
+    Read(ReadPlan),
+    FdInfo(FdInfo),
+    Fault(FaultDecision),
+    Translation(Option<(u64, PteFlags)>),
+    Populated(Vec<KResult<Populated>>),
+    Proc(ProcInfo),
+}
+
+/// Length of a `linux_dirent64` record for a name of `len` bytes.
+pub fn dirent64_len(len: usize) -> u64 {
+    ((19 + len + 1 + 7) & !7) as u64
+}
+
+struct Hasher(u64);
+
+impl Hasher {
+    fn new() -> Self {
+        Hasher(0xcbf2_9ce4_8422_2325)
+    }
+    fn u64(&mut self, v: u64) {
+        for b in v.to_le_bytes() {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
+        }
+    }
+    fn bytes(&mut self, v: &[u8]) {
+        self.u64(v.len() as u64);
+        for &b in v {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
+        }
+    }
+}
+
+impl<M: FrameMemory + Clone> KernelState<M> {
+    /// A replica holding `fs`, allocating page tables from `mem`; every new
+    /// page-table root gets `kernel_entries` in its upper half.
+    pub fn new(fs: Fs, mem: M, kernel_entries: Option<[u64; 256]>) -> Self {
+        KernelState {
+            fs,
+            procs: BTreeMap::new(),
+            files: BTreeMap::new(),
+            next_pid: 1,
+            next_file: 1,
+            mem,
+            kernel_entries: kernel_entries.map(alloc::boxed::Box::new),
+        }
+    }
+
+    /// The file system.
+    pub fn fs(&self) -> &Fs {
+        &self.fs
+    }
+
+    /// A process.
+    pub fn process(&self, pid: Pid) -> Option<&Process<M>> {
+        self.procs.get(&pid)
+    }
+
+    /// Number of processes (including zombies).
+    pub fn process_count(&self) -> usize {
+        self.procs.len()
+    }
+
+    /// Hash of the whole state.
+    pub fn state_hash(&self) -> u64 {
+        let mut h = Hasher::new();
+        h.u64(self.fs.state_hash());
+        for (pid, p) in &self.procs {
+            h.u64(u64::from(*pid));
+            h.u64(u64::from(p.ppid));
+            h.u64(u64::from(p.pgid));
+            h.u64(u64::from(p.sid));
+            h.u64(p.cwd);
+            h.u64(u64::from(p.umask));
+            h.bytes(&p.exe);
+            h.u64(p.exit_status.map_or(u64::MAX, |s| s as u32 as u64));
+            for (fd, e) in &p.fds {
+                h.u64(*fd as u64);
+                h.u64(e.file);
+                h.u64(u64::from(e.cloexec));
+            }
+            h.u64(p.vm.as_ref().map_or(0, |vm| vm.state_hash()));
+        }
+        for (id, f) in &self.files {
+            h.u64(*id);
+            match &f.obj {
+                FileObj::Inode(ino) => h.u64(*ino),
+                FileObj::Buffer(b) => h.bytes(b),
+            }
+            h.u64(f.offset);
+            h.u64(u64::from(f.flags));
+            h.u64(u64::from(f.refs));
+        }
+        h.0
+    }
+
+    fn proc(&self, pid: Pid) -> KResult<&Process<M>> {
+        match self.procs.get(&pid) {
+            Some(p) if p.exit_status.is_none() => Ok(p),
+            _ => Err(Errno::ESRCH),
+        }
+    }
+
+    fn proc_mut(&mut self, pid: Pid) -> KResult<&mut Process<M>> {
+        match self.procs.get_mut(&pid) {
+            Some(p) if p.exit_status.is_none() => Ok(p),
+            _ => Err(Errno::ESRCH),
+        }
+    }
+
+    fn vm(&self, pid: Pid) -> KResult<&AddressSpace<M>> {
+        self.proc(pid)?.vm.as_ref().ok_or(Errno::ESRCH)
+    }
+
+    fn vm_mut(&mut self, pid: Pid) -> KResult<&mut AddressSpace<M>> {
+        self.proc_mut(pid)?.vm.as_mut().ok_or(Errno::ESRCH)
+    }
+
+    fn fd_entry(&self, pid: Pid, fd: i32) -> KResult<FdEntry> {
+        self.proc(pid)?.fds.get(&fd).copied().ok_or(Errno::EBADF)
+    }
+
+    fn file(&self, pid: Pid, fd: i32) -> KResult<(FileId, &OpenFile)> {
+        let e = self.fd_entry(pid, fd)?;
+        self.files.get(&e.file).map(|f| (e.file, f)).ok_or(Errno::EBADF)
+    }
+
+    /// Starting directory for a path relative to `dirfd`.
+    fn start_dir(&self, pid: Pid, dirfd: i32, path: &[u8]) -> KResult<Ino> {
+        let p = self.proc(pid)?;
+        if path.first() == Some(&b'/') {
+            return Ok(Fs::ROOT);
+        }
+        if dirfd == AT_FDCWD {
+            return Ok(p.cwd);
+        }
+        let (_, f) = self.file(pid, dirfd)?;
+        match f.obj {
+            FileObj::Inode(ino) if self.fs.stat(ino)?.mode & abi::flags::S_IFMT == abi::flags::S_IFDIR => Ok(ino),
+            _ => Err(Errno::ENOTDIR),
+        }
+    }
+
+    /// The inode a descriptor refers to (`EBADF`/`EINVAL` otherwise).
+    fn fd_inode(&self, pid: Pid, fd: i32) -> KResult<Ino> {
+        match self.file(pid, fd)?.1.obj {
+            FileObj::Inode(ino) => Ok(ino),
+            FileObj::Buffer(_) => Err(Errno::EINVAL),
+        }
+    }
+
+    fn alloc_fd(&self, pid: Pid, min: i32) -> KResult<i32> {
+        let p = self.proc(pid)?;
+        let mut fd = min.max(0);
+        for (&used, _) in p.fds.range(fd..) {
+            if used != fd {
+                break;
+            }
+            fd += 1;
+        }
+        if fd >= MAX_FDS {
+            Err(Errno::EMFILE)
+        } else {
+            Ok(fd)
+        }
+    }
+
+    fn install(&mut self, pid: Pid, fd: i32, file: FileId, cloexec: bool) -> KResult<()> {
+        if let Some(f) = self.files.get_mut(&file) {
+            f.refs += 1;
+        }
+        let old = self.proc_mut(pid)?.fds.insert(fd, FdEntry { file, cloexec });
+        if let Some(old) = old {
+            self.release_file(old.file);
+        }
+        Ok(())
+    }
+
+    fn new_file(&mut self, obj: FileObj, flags: u32) -> FileId {
+        let id = self.next_file;
+        self.next_file += 1;
+        if let FileObj::Inode(ino) = obj {
+            self.fs.pin(ino);
+        }
+        self.files.insert(id, OpenFile { obj, offset: 0, flags, refs: 0 });
+        id
+    }
+
+    fn release_file(&mut self, id: FileId) {
+        let gone = match self.files.get_mut(&id) {
+            Some(f) => {
+                f.refs = f.refs.saturating_sub(1);
+                f.refs == 0
+            }
+            None => false,
+        };
+        if gone {
+            if let Some(OpenFile { obj: FileObj::Inode(ino), .. }) = self.files.remove(&id) {
+                self.fs.unpin(ino);
+            }
+        }
+    }
+
+    fn close_all(&mut self, pid: Pid, only_cloexec: bool) {
+        let Some(p) = self.procs.get_mut(&pid) else { return };
+        let fds: Vec<(i32, FdEntry)> =
+            p.fds.iter().filter(|(_, e)| !only_cloexec || e.cloexec).map(|(k, v)| (*k, *v)).collect();
+        for (fd, e) in fds {
+            if let Some(p) = self.procs.get_mut(&pid) {
+                p.fds.remove(&fd);
+            }
+            self.release_file(e.file);
+        }
+    }
+
+    fn new_vm(&self) -> KResult<AddressSpace<M>> {
+        let mut vm = AddressSpace::new(self.mem.clone()).ok_or(Errno::ENOMEM)?;
+        if let Some(k) = &self.kernel_entries {
+            vm.set_kernel_entries(k);
+        }
+        Ok(vm)
+    }
+
+    fn is_dir(&self, ino: Ino) -> bool {
+        self.fs.stat(ino).is_ok_and(|s| s.mode & abi::flags::S_IFMT == abi::flags::S_IFDIR)
+    }
+
+    fn apply(&mut self, op: WriteOp) -> KResult<Resp> {
+        use WriteOp as W;
+        match op {
+            W::Spawn { parent, exe } => {
+                let (cwd, umask, pgid, sid) = match self.procs.get(&parent) {
+                    Some(p) => (p.cwd, p.umask, p.pgid, p.sid),
+                    None => (Fs::ROOT, 0o022, 0, 0),
+                };
+                let vm = self.new_vm()?;
+                let pid = self.next_pid;
+                self.next_pid += 1;
+                let (pgid, sid) = if parent == 0 { (pid, pid) } else { (pgid, sid) };
+                self.procs.insert(pid, Process {
+                    pid, ppid: parent, pgid, sid, cwd, umask,
+                    fds: BTreeMap::new(), vm: Some(vm), exe, exit_status: None,
+                });
+                Ok(Resp::Pid(pid))
+            }
+            W::ResetVm { pid, exe } => {
+                let fresh = self.new_vm()?;
+                let p = self.proc_mut(pid)?;
+                p.exe = exe;
+                let old = p.vm.replace(fresh);
+                self.close_all(pid, true);
+                Ok(Resp::Frames(old.map(|vm| vm.destroy().1).unwrap_or_default()))
+            }
+            W::Exit { pid, status } => {
+                let p = self.proc_mut(pid)?;
+                p.exit_status = Some(status);
+                let vm = p.vm.take();
+                self.close_all(pid, false);
+                Ok(Resp::Frames(vm.map(|vm| vm.destroy().1).unwrap_or_default()))
+            }
+            W::Reap { pid } => match self.procs.get(&pid).and_then(|p| p.exit_status) {
+                Some(s) => {
+                    self.procs.remove(&pid);
+                    Ok(Resp::Val(s as u32 as u64))
+                }
+                None => Err(Errno::ECHILD),
+            },
+            W::Open { pid, dirfd, path, flags, mode, now } => {
+                let dir = self.start_dir(pid, dirfd, &path)?;
+                let umask = self.proc(pid)?.umask;
+                let fd = self.alloc_fd(pid, 0)?;
+                let ino = self.fs.open(dir, &path, flags, mode, umask, now)?;
+                let keep = if flags & O_PATH != 0 { O_PATH } else { O_ACCMODE | O_APPEND | O_NONBLOCK };
+                let id = self.new_file(FileObj::Inode(ino), flags & keep);
+                self.install(pid, fd, id, flags & O_CLOEXEC != 0)?;
+                Ok(Resp::Fd(fd))
+            }
+            W::OpenBuffer { pid, data, flags } => {
+                let fd = self.alloc_fd(pid, 0)?;
+                let id = self.new_file(FileObj::Buffer(data), O_RDONLY);
+                self.install(pid, fd, id, flags & O_CLOEXEC != 0)?;
+                Ok(Resp::Fd(fd))
+            }
+            W::Close { pid, fd } => {
+                let e = self.proc_mut(pid)?.fds.remove(&fd).ok_or(Errno::EBADF)?;
+                self.release_file(e.file);
+                Ok(Resp::Unit)
+            }
+            W::Dup { pid, fd, min, cloexec } => {
+                if !(0..MAX_FDS).contains(&min) {
+                    return Err(Errno::EINVAL);
+                }
+                let e = self.fd_entry(pid, fd)?;
+                let new = self.alloc_fd(pid, min)?;
+                self.install(pid, new, e.file, cloexec)?;
+                Ok(Resp::Fd(new))
+            }
+            W::Dup2 { pid, old, new, cloexec } => {
+                let e = self.fd_entry(pid, old)?;
+                if !(0..MAX_FDS).contains(&new) {
+                    return Err(Errno::EBADF);
+                }
+                if old == new {
+                    return Ok(Resp::Fd(new));
+                }
+                self.install(pid, new, e.file, cloexec)?;
+                Ok(Resp::Fd(new))
+            }
+            W::SetCloexec { pid, fd, cloexec } => {
+                let e = self.proc_mut(pid)?.fds.get_mut(&fd).ok_or(Errno::EBADF)?;
+                e.cloexec = cloexec;
+                Ok(Resp::Unit)
+            }
+            W::SetStatusFlags { pid, fd, flags } => {
+                let (id, _) = self.file(pid, fd)?;
+                let f = self.files.get_mut(&id).ok_or(Errno::EBADF)?;
+                let changeable = O_APPEND | O_NONBLOCK;
+                f.flags = (f.flags & !changeable) | (flags & changeable);
+                Ok(Resp::Unit)
+            }
+            W::Seek { pid, fd, offset, whence } => {
+                let (id, f) = self.file(pid, fd)?;
+                if f.flags & O_PATH != 0 {
+                    return Err(Errno::EBADF);
+                }
+                let (size, is_dir) = match &f.obj {
+                    FileObj::Buffer(b) => (b.len() as u64, false),
+                    FileObj::Inode(ino) => {
+                        let st = self.fs.stat(*ino)?;
+                        match st.mode & abi::flags::S_IFMT {
+                            abi::flags::S_IFCHR => {
+                                return if st.rdev == dev::CONSOLE || st.rdev == dev::TTY {
+                                    Err(Errno::ESPIPE)
+                                } else {
+                                    Ok(Resp::Val(0))
+                                };
+                            }
+                            abi::flags::S_IFDIR => (0, true),
+                            _ => (st.size, false),
+                        }
+                    }
+                };
+                let base: i128 = match whence {
+                    0 => 0,
+                    1 => i128::from(f.offset),
+                    2 if !is_dir => i128::from(size),
+                    _ => return Err(Errno::EINVAL),
+                };
+                let new = base + i128::from(offset);
+                if new < 0 || new > i128::from(i64::MAX) {
+                    return Err(Errno::EINVAL);
+                }
+                let f = self.files.get_mut(&id).ok_or(Errno::EBADF)?;
+                f.offset = new as u64;
+                Ok(Resp::Val(new as u64))
+            }
+            W::ReadAdvance { pid, fd, len } => {
+                let (id, f) = self.file(pid, fd)?;
+                if f.flags & O_ACCMODE == O_WRONLY || f.flags & O_PATH != 0 {
+                    return Err(Errno::EBADF);
+                }
+                let len = len.min(MAX_IO);
+                let offset = f.offset;
+                let (plan, advance) = match &f.obj {
+                    FileObj::Buffer(b) => {
+                        let start = (offset as usize).min(b.len());
+                        let end = start.saturating_add(len as usize).min(b.len());
+                        (ReadPlan::Bytes(b[start..end].to_vec()), (end - start) as u64)
+                    }
+                    FileObj::Inode(ino) => {
+                        let st = self.fs.stat(*ino)?;
+                        match st.mode & abi::flags::S_IFMT {
+                            abi::flags::S_IFDIR => return Err(Errno::EISDIR),
+                            abi::flags::S_IFCHR => return Ok(Resp::Read(ReadPlan::Device { rdev: st.rdev })),
+                            abi::flags::S_IFREG => {
+                                let n = st.size.saturating_sub(offset).min(len);
+                                (ReadPlan::Inode { ino: *ino, offset, n }, n)
+                            }
+                            _ => return Err(Errno::EINVAL),
+                        }
+                    }
+                };
+                self.files.get_mut(&id).ok_or(Errno::EBADF)?.offset = offset + advance;
+                Ok(Resp::Read(plan))
+            }
+            W::Write { pid, fd, data, now } => {
+                let (id, f) = self.file(pid, fd)?;
+                let ino = self.writable_inode(f)?;
+                let offset = if f.flags & O_APPEND != 0 { self.fs.stat(ino)?.size } else { f.offset };
+                let n = self.fs.write(ino, offset, &data, now)?;
+                self.files.get_mut(&id).ok_or(Errno::EBADF)?.offset = offset + n as u64;
+                Ok(Resp::Val(n as u64))
+            }
+            W::WriteAt { pid, fd, offset, data, now } => {
+                let (_, f) = self.file(pid, fd)?;
+                let ino = self.writable_inode(f)?;
+                if offset > i64::MAX as u64 {
+                    return Err(Errno::EINVAL);
+                }
+                let n = self.fs.write(ino, offset, &data, now)?;
+                Ok(Resp::Val(n as u64))
+            }
+            W::Getdents { pid, fd, bufsize } => {
+                let (id, f) = self.file(pid, fd)?;
+                let FileObj::Inode(ino) = f.obj else { return Err(Errno::ENOTDIR) };
+                if !self.is_dir(ino) {
+                    return Err(Errno::ENOTDIR);
+                }
+                let mut cookie = f.offset;
+                let mut used = 0u64;
+                let mut out = Vec::new();
+                let max = (bufsize / 24).clamp(1, 4096) as usize;
+                for (e, next) in self.fs.readdir_with_cookies(ino, cookie, max)? {
+                    let len = dirent64_len(e.name.len());
+                    if used + len > bufsize {
+                        if out.is_empty() {
+                            return Err(Errno::EINVAL);
+                        }
+                        break;
+                    }
+                    used += len;
+                    out.push((e, next));
+                    cookie = next;
+                }
+                self.files.get_mut(&id).ok_or(Errno::EBADF)?.offset = cookie;
+                Ok(Resp::Dirents(out))
+            }
+            W::Mkdir { pid, dirfd, path, mode, now } => {
+                let dir = self.start_dir(pid, dirfd, &path)?;
+                let umask = self.proc(pid)?.umask;
+                self.fs.mkdir(dir, &path, mode, umask, now)?;
+                Ok(Resp::Unit)
+            }
+            W::Mknod { pid, dirfd, path, mode, rdev, now } => {
+                let dir = self.start_dir(pid, dirfd, &path)?;
+                let umask = self.proc(pid)?.umask;
+                self.fs.mknod(dir, &path, mode, rdev, umask, now)?;
+                Ok(Resp::Unit)
+            }
+            W::Unlink { pid, dirfd, path, rmdir, now } => {
+                let dir = self.start_dir(pid, dirfd, &path)?;
+                if rmdir {
+                    self.fs.rmdir(dir, &path, now)?;
+                } else {
+                    self.fs.unlink(dir, &path, now)?;
+                }
+                Ok(Resp::Unit)
+            }
+            W::Rename { pid, olddirfd, old, newdirfd, new, now } => {
+                let od = self.start_dir(pid, olddirfd, &old)?;
+                let nd = self.start_dir(pid, newdirfd, &new)?;
+                self.fs.rename(od, &old, nd, &new, now)?;
+                Ok(Resp::Unit)
+            }
+            W::Link { pid, olddirfd, old, newdirfd, new, now } => {
+                let od = self.start_dir(pid, olddirfd, &old)?;
+                let nd = self.start_dir(pid, newdirfd, &new)?;
+                self.fs.link(od, &old, nd, &new, now)?;
+                Ok(Resp::Unit)
+            }
+            W::Symlink { pid, target, dirfd, path, now } => {
+                let dir = self.start_dir(pid, dirfd, &path)?;
+                self.fs.symlink(&target, dir, &path, now)?;
+                Ok(Resp::Unit)
+            }
+            W::Truncate { pid, dirfd, path, len, now } => {
+                let dir = self.start_dir(pid, dirfd, &path)?;
+                let ino = self.fs.lookup(dir, &path, true)?;
+                if len > i64::MAX as u64 {
+                    return Err(Errno::EINVAL);
+                }
+                self.fs.truncate(ino, len, now)?;
+                Ok(Resp::Unit)
+            }
+            W::Ftruncate { pid, fd, len, now } => {
+                let (_, f) = self.file(pid, fd)?;
+                let FileObj::Inode(ino) = f.obj else { return Err(Errno::EINVAL) };
+                if f.flags & O_ACCMODE == O_RDONLY || f.flags & O_PATH != 0 || len > i64::MAX as u64 {
+                    return Err(Errno::EINVAL);
+                }
+                if self.fs.stat(ino)?.mode & abi::flags::S_IFMT != abi::flags::S_IFREG {
+                    return Err(Errno::EINVAL);
+                }
+                self.fs.truncate(ino, len, now)?;
+                Ok(Resp::Unit)
+            }
+            W::Chdir { pid, dirfd, path } => {
+                let dir = self.start_dir(pid, dirfd, &path)?;
+                let ino = self.fs.lookup(dir, &path, true)?;
+                if !self.is_dir(ino) {
+                    return Err(Errno::ENOTDIR);
+                }
+                self.set_cwd(pid, ino)
+            }
+            W::Fchdir { pid, fd } => {
+                let ino = self.fd_inode(pid, fd).map_err(|_| Errno::ENOTDIR)?;
+                if !self.is_dir(ino) {
+                    return Err(Errno::ENOTDIR);
+                }
+                self.set_cwd(pid, ino)
+            }
+            W::Umask { pid, mask } => {
+                let p = self.proc_mut(pid)?;
+                let old = p.umask;
+                p.umask = mask & 0o777;
+                Ok(Resp::Val(u64::from(old)))
+            }
+            W::Chmod { pid, dirfd, path, mode, now } => {
+                let ino = if path.is_empty() {
+                    self.fd_inode(pid, dirfd)?
+                } else {
+                    let dir = self.start_dir(pid, dirfd, &path)?;
+                    self.fs.lookup(dir, &path, true)?
+                };
+                self.fs.chmod(ino, mode, now)?;
+                Ok(Resp::Unit)
+            }
+            W::Utimens { pid, dirfd, path, atime, mtime, follow, now } => {
+                let ino = if path.is_empty() {
+                    self.fd_inode(pid, dirfd)?
+                } else {
+                    let dir = self.start_dir(pid, dirfd, &path)?;
+                    self.fs.lookup(dir, &path, follow)?
+                };
+                self.fs.set_times(ino, atime, mtime, now)?;
+                Ok(Resp::Unit)
+            }
+            W::Mmap { pid, at, len, prot, kind } => {
+                let (addr, frames) = self.vm_mut(pid)?.map(at, len, prot, kind)?;
+                Ok(Resp::Mapped(addr, frames))
+            }
+            W::Munmap { pid, start, len } => Ok(Resp::Frames(self.vm_mut(pid)?.unmap(start, len)?)),
+            W::Mprotect { pid, start, len, prot } => {
+                self.vm_mut(pid)?.protect(start, len, prot)?;
+                Ok(Resp::Unit)
+            }
+            W::Brk { pid, addr } => {
+                let (cur, frames) = self.vm_mut(pid)?.brk(addr);
+                Ok(Resp::Mapped(cur, frames))
+            }
+            W::SetBrkStart { pid, addr } => {
+                self.vm_mut(pid)?.set_brk_start(addr)?;
+                Ok(Resp::Unit)
+            }
+            W::Discard { pid, start, len } => {
+                let end = start.checked_add(len).ok_or(Errno::EINVAL)?;
+                let vm = self.vm_mut(pid)?;
+                let pieces: Vec<vspace::Vma> = vm
+                    .vmas()
+                    .filter(|v| v.start < end && v.end > start)
+                    .map(|v| {
+                        let (s, e) = (v.start.max(start), v.end.min(end));
+                        let kind = match v.kind {
+                            VmaKind::File { ino, offset } => VmaKind::File { ino, offset: offset + (s - v.start) },
+                            k => k,
+                        };
+                        vspace::Vma { start: s, end: e, prot: v.prot, kind }
+                    })
+                    .collect();
+                let mut frames = Vec::new();
+                for p in pieces {
+                    frames.extend(vm.unmap(p.start, p.end - p.start)?);
+                    let (_, more) = vm.map(MapAt::Fixed(p.start), p.end - p.start, p.prot, p.kind)?;
+                    frames.extend(more);
+                }
+                Ok(Resp::Frames(frames))
+            }
+            W::Populate { pid, pages } => {
+                let vm = self.vm_mut(pid)?;
+                Ok(Resp::Populated(pages.into_iter().map(|(va, frame)| vm.populate(va, frame)).collect()))
+            }
+        }
+    }
+
+    fn set_cwd(&mut self, pid: Pid, ino: Ino) -> KResult<Resp> {
+        self.proc_mut(pid)?.cwd = ino;
+        Ok(Resp::Unit)
+    }
+
+    fn writable_inode(&self, f: &OpenFile) -> KResult<Ino> {
+        if f.flags & O_ACCMODE == O_RDONLY || f.flags & O_PATH != 0 {
+            return Err(Errno::EBADF);
+        }
+        match f.obj {
+            FileObj::Inode(ino) => {
+                let st = self.fs.stat(ino)?;
+                match st.mode & abi::flags::S_IFMT {
+                    abi::flags::S_IFREG => Ok(ino),
+                    abi::flags::S_IFDIR => Err(Errno::EISDIR),
+                    _ => Err(Errno::EINVAL),
+                }
+            }
+            FileObj::Buffer(_) => Err(Errno::EBADF),
+        }
+    }
+
+    fn query(&self, op: ReadOp) -> KResult<Resp> {
+        use ReadOp as R;
+        match op {
+            R::Stat { pid, dirfd, path, follow } => {
+                let ino = if path.is_empty() {
+                    // AT_EMPTY_PATH: the descriptor itself.
+                    if dirfd == AT_FDCWD {
+                        self.proc(pid)?.cwd
+                    } else {
+                        return self.query(R::Fstat { pid, fd: dirfd });
+                    }
+                } else {
+                    let dir = self.start_dir(pid, dirfd, &path)?;
+                    self.fs.lookup(dir, &path, follow)?
+                };
+                Ok(Resp::Stat(self.fs.stat(ino)?))
+            }
+            R::Fstat { pid, fd } => {
+                let (id, f) = self.file(pid, fd)?;
+                match &f.obj {
+                    FileObj::Inode(ino) => Ok(Resp::Stat(self.fs.stat(*ino)?)),
+                    FileObj::Buffer(b) => Ok(Resp::Stat(Stat {
+                        ino: 0x1_0000_0000 + id,
+                        mode: abi::flags::S_IFREG | 0o444,
+                        nlink: 1,
+                        uid: 0,
+                        gid: 0,
+                        size: b.len() as u64,
+                        blocks: 0,
+                        blksize: 4096,
+                        rdev: 0,
+                        atime: Timespec::default(),
+                        mtime: Timespec::default(),
+                        ctime: Timespec::default(),
+                    })),
+                }
+            }
+            R::FdInfo { pid, fd } => {
+                let e = self.fd_entry(pid, fd)?;
+                let f = self.files.get(&e.file).ok_or(Errno::EBADF)?;
+                let (kind, rdev, size) = match &f.obj {
+                    FileObj::Inode(ino) => {
+                        let st = self.fs.stat(*ino)?;
+                        (Some(file_type(st.mode)), st.rdev, st.size)
+                    }
+                    FileObj::Buffer(b) => (None, 0, b.len() as u64),
+                };
+                Ok(Resp::FdInfo(FdInfo {
+                    obj: f.obj.clone(),
+                    kind,
+                    rdev,
+                    flags: f.flags,
+                    offset: f.offset,
+                    cloexec: e.cloexec,
+                    size,
+                }))
+            }
+            R::ReadInode { ino, offset, len } => Ok(Resp::Bytes(self.read_inode(ino, offset, len)?)),
+            R::ReadAt { pid, fd, offset, len } => {
+                let (_, f) = self.file(pid, fd)?;
+                if f.flags & O_ACCMODE == O_WRONLY || f.flags & O_PATH != 0 {
+                    return Err(Errno::EBADF);
+                }
+                if offset > i64::MAX as u64 {
+                    return Err(Errno::EINVAL);
+                }
+                match &f.obj {
+                    FileObj::Buffer(b) => {
+                        let start = (offset.min(b.len() as u64)) as usize;
+                        let end = (start as u64).saturating_add(len).min(b.len() as u64) as usize;
+                        Ok(Resp::Bytes(b[start..end].to_vec()))
+                    }
+                    FileObj::Inode(ino) => {
+                        let st = self.fs.stat(*ino)?;
+                        match st.mode & abi::flags::S_IFMT {
+                            abi::flags::S_IFDIR => Err(Errno::EISDIR),
+                            abi::flags::S_IFREG => Ok(Resp::Bytes(self.read_inode(*ino, offset, len)?)),
+                            _ => Err(Errno::ESPIPE),
+                        }
+                    }
+                }
+            }
+            R::Readlink { pid, dirfd, path } => {
+                let dir = self.start_dir(pid, dirfd, &path)?;
+                Ok(Resp::Bytes(self.fs.readlink(dir, &path)?))
+            }
+            R::Getcwd { pid } => {
+                let cwd = self.proc(pid)?.cwd;
+                self.fs.path_of(cwd).map(Resp::Bytes).ok_or(Errno::ENOENT)
+            }
+            R::Access { pid, dirfd, path, follow } => {
+                let dir = self.start_dir(pid, dirfd, &path)?;
+                self.fs.lookup(dir, &path, follow)?;
+                Ok(Resp::Unit)
+            }
+            R::Translate { pid, va } => Ok(Resp::Translation(self.vm(pid)?.translate(va))),
+            R::Fault { pid, va, access } => Ok(Resp::Fault(self.vm(pid)?.fault_decision(va, access))),
+            R::Root { pid } => Ok(Resp::Val(self.vm(pid)?.root())),
+            R::Proc { pid } => {
+                let p = self.procs.get(&pid).ok_or(Errno::ESRCH)?;
+                Ok(Resp::Proc(ProcInfo {
+                    pid,
+                    ppid: p.ppid,
+                    pgid: p.pgid,
+                    sid: p.sid,
+                    umask: p.umask,
+                    exe: p.exe.clone(),
+                    exit_status: p.exit_status,
+                }))
+            }
+            R::Hash => Ok(Resp::Val(self.state_hash())),
+        }
+    }
+
+    fn read_inode(&self, ino: Ino, offset: u64, len: u64) -> KResult<Vec<u8>> {
+        let size = self.fs.stat(ino)?.size;
+        let n = size.saturating_sub(offset).min(len).min(MAX_IO);
+        let mut buf = alloc::vec![0u8; n as usize];
+        let got = self.fs.read(ino, offset, &mut buf)?;
+        buf.truncate(got);
+        Ok(buf)
+    }
+}
+
+fn file_type(mode: u32) -> FileType {
+    match mode & abi::flags::S_IFMT {
+        abi::flags::S_IFDIR => FileType::Directory,
+        abi::flags::S_IFLNK => FileType::Symlink,
+        abi::flags::S_IFCHR => FileType::CharDevice,
+        abi::flags::S_IFBLK => FileType::BlockDevice,
+        abi::flags::S_IFIFO => FileType::Fifo,
+        abi::flags::S_IFSOCK => FileType::Socket,
+        _ => FileType::Regular,
+    }
+}
+
+impl<M: FrameMemory + Clone> nr::Dispatch for KernelState<M> {
+    type ReadOperation = ReadOp;
+    type WriteOperation = WriteOp;
+    type Response = KResult<Resp>;
+
+    fn dispatch(&self, op: ReadOp) -> KResult<Resp> {
+        self.query(op)
+    }
+
+    fn dispatch_mut(&mut self, op: WriteOp) -> KResult<Resp> {
+        self.apply(op)
+    }
+}
+

@@ -1,0 +1,176 @@
+//! Synchronisation primitives used by the crate, with a `loom` shim.
+//!
+//! Under `cfg(loom)` the atomics and the [`UnsafeCell`] come from `loom`, so
+//! the model checker sees every access of the real algorithm (log, combiner,
+//! reader-writer lock). Statistics counters deliberately use plain `core`
+//! atomics everywhere: they never influence control flow and would only
+//! inflate loom's state space.
+
+#[cfg(loom)]
+pub(crate) use loom::sync::atomic::{AtomicBool, AtomicUsize};
+#[cfg(not(loom))]
+pub(crate) use core::sync::atomic::{AtomicBool, AtomicUsize};
+
+pub(crate) use core::sync::atomic::Ordering;
+
+/// Counters for statistics: never modelled by loom (see module docs).
+pub(crate) use core::sync::atomic::AtomicUsize as StatCounter;
+
+/// A cell with interior mutability whose accesses loom can track.
+///
+/// The API mirrors `loom::cell::UnsafeCell`: access goes through closures
+/// receiving a raw pointer, which lets loom check that no two threads touch
+/// the contents concurrently unless both only read.
+#[cfg(not(loom))]
+#[derive(Debug)]
+pub(crate) struct UnsafeCell<T>(core::cell::UnsafeCell<T>);
+
+#[cfg(not(loom))]
+impl<T> UnsafeCell<T> {
+    /// Wraps `value`.
+    #[inline(always)]
+    pub(crate) const fn new(value: T) -> Self {
+        Self(core::cell::UnsafeCell::new(value))
+    }
+
+    /// Runs `f` with a shared pointer to the contents.
+    #[inline(always)]
+    pub(crate) fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
+        f(self.0.get())
+    }
+
+    /// Runs `f` with an exclusive pointer to the contents.
+    #[inline(always)]
+    pub(crate) fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
+        f(self.0.get())
+    }
+
+    /// Consumes the cell.
+    #[allow(dead_code)]
+    pub(crate) fn into_inner(self) -> T {
+        self.0.into_inner()
+    }
+}
+
+#[cfg(loom)]
+pub(crate) use loom::cell::UnsafeCell;
+
+/// Pads and aligns a value to 128 bytes (two cache lines, because adjacent-line
+/// prefetchers on x86 pull lines in pairs), so that values written by
+/// different cores never share a cache line.
+#[derive(Debug, Default)]
+#[repr(align(128))]
+pub struct CachePadded<T>(pub T);
+
+impl<T> core::ops::Deref for CachePadded<T> {
+    type Target = T;
+    #[inline(always)]
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+/// Spin-wait helper. Every spin loop in the crate goes through it.
+///
+/// * kernel / `no_std`: `core::hint::spin_loop` only;
+/// * feature `std`: after a number of spins, yield the OS thread so an
+///   oversubscribed test or benchmark does not burn whole time slices while
+///   the thread it waits for is descheduled;
+/// * loom: always yield, which tells loom that the thread waits for another
+///   one (loom requires this of spin loops).
+#[derive(Debug, Default)]
+pub(crate) struct Backoff {
+    #[cfg(all(feature = "std", not(loom)))]
+    spins: u32,
+    #[cfg(loom)]
+    dbg: u32,
+}
+
+impl Backoff {
+    /// A fresh backoff state.
+    #[inline(always)]
+    pub(crate) fn new() -> Self {
+        Self::default()
+    }
+
+    /// Waits a little.
+    #[track_caller]
+    pub(crate) fn snooze(&mut self) {
+        #[cfg(loom)]
+        { self.dbg += 1; if self.dbg == 60 { extern crate std; std::eprintln!("DBG spin 60 at {} thread {:?}", core::panic::Location::caller(), loom::thread::current().id()); }
+        loom::thread::yield_now(); }
+        #[cfg(all(feature = "std", not(loom)))]
+        {
+            const SPINS_BEFORE_YIELD: u32 = 64;
+            if self.spins < SPINS_BEFORE_YIELD {
+                self.spins += 1;
+                core::hint::spin_loop();
+            } else {
+                extern crate std;
+                std::thread::yield_now();
+            }
+        }
+        #[cfg(all(not(feature = "std"), not(loom)))]
+        core::hint::spin_loop();
+    }
+}
+
+/// A minimal test-and-test-and-set spin lock protecting a `T`.
+///
+/// Only used off the hot paths (replica registry of the log).
+#[derive(Debug)]
+pub(crate) struct SpinLock<T> {
+    locked: AtomicBool,
+    value: UnsafeCell<T>,
+}
+
+// SAFETY: the lock hands out access to `value` to one thread at a time, so the
+// usual `Mutex` rules apply: sharing the lock moves `T` between threads.
+unsafe impl<T: Send> Sync for SpinLock<T> {}
+// SAFETY: as above; owning the lock owns the `T`.
+unsafe impl<T: Send> Send for SpinLock<T> {}
+
+impl<T> SpinLock<T> {
+    /// A new unlocked lock.
+    pub(crate) fn new(value: T) -> Self {
+        Self { locked: AtomicBool::new(false), value: UnsafeCell::new(value) }
+    }
+
+    /// Runs `f` under the lock if it can be taken without waiting.
+    pub(crate) fn try_with<R>(&self, f: impl FnOnce(&mut T) -> R) -> Option<R> {
+        if self.locked.load(Ordering::Relaxed)
+            || self
+                .locked
+                .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+                .is_err()
+        {
+            return None;
+        }
+        let _unlock = Unlock(&self.locked);
+        // SAFETY: we hold the lock, so no other thread accesses `value` until
+        // `_unlock` releases it.
+        Some(self.value.with_mut(|p| f(unsafe { &mut *p })))
+    }
+
+    /// Runs `f` under the lock, spinning until it is free.
+    pub(crate) fn with<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
+        let mut f = Some(f);
+        let mut backoff = Backoff::new();
+        loop {
+            if let Some(r) = self.try_with(|v| (f.take().expect("called once"))(v)) {
+                return r;
+            }
+            backoff.snooze();
+        }
+    }
+}
+
+/// Releases a boolean lock flag on drop (also on unwinding).
+pub(crate) struct Unlock<'a>(pub(crate) &'a AtomicBool);
+
+impl Drop for Unlock<'_> {
+    #[inline(always)]
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
+}

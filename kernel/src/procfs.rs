@@ -1,0 +1,50 @@
+//! Generated `/proc/nr` files: the replicas and their statistics.
+
+use crate::state;
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+/// `/proc/nr/replicas`: brings every replica up to date, then one line per
+/// replica with the log index it has applied and the hash of its state
+/// (process table, address spaces including page-table contents, file
+/// system).
+pub fn replicas() -> Vec<u8> {
+    let n = state::replicas();
+    for r in 0..n {
+        state::sync(r);
+    }
+    let mut out = String::new();
+    for node in 0..crate::topology().nodes.len() {
+        let r = state::replica_of_node(node);
+        out.push_str(&format!(
+            "replica {} node {} applied {} hash {:016x}\n",
+            r,
+            node,
+            state::applied(r),
+            state::hash_of(r)
+        ));
+    }
+    out.into_bytes()
+}
+
+/// `/proc/nr/stats`: the nr counters of every replica and the log indices.
+pub fn stats() -> Vec<u8> {
+    let (head, tail, ctail) = state::log_indices();
+    let mut out = format!("log head {head} tail {tail} ctail {ctail}\n");
+    for r in 0..state::replicas() {
+        let s = state::stats(r);
+        out.push_str(&format!(
+            "replica {r} ops {} batches {} avg_batch {:.2} reads {} reader_helps {} log_full {} helps_given {} helped_by_others {}\n",
+            s.ops_appended,
+            s.batches,
+            s.avg_batch_size(),
+            s.reads,
+            s.reader_helps,
+            s.log_full,
+            s.helps_given,
+            s.helped_by_others
+        ));
+    }
+    out.into_bytes()
+}

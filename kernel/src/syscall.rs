@@ -1,0 +1,933 @@
+//! The Linux x86-64 system-call layer: decode arguments, copy user memory,
+//! turn each call into replicated-state operations (or device work), and
+//! encode the result as the value or `-errno` in `rax`.
+
+use crate::arch::paging::PAGE_SIZE;
+use crate::process::{self, release, Next, Thread};
+use crate::{console, rng, state, time, uaccess};
+use abi::errno::{Errno, KResult};
+use abi::flags::*;
+use abi::structs;
+use abi::sysno as nr;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU64, Ordering};
+use kstate::{dev, FileObj, FileType, MapAt, ReadOp, ReadPlan, Resp, VmaKind, WriteOp};
+
+/// System calls already reported as unknown (one bit per number < 512).
+static REPORTED: [AtomicU64; 8] = [const { AtomicU64::new(0) }; 8];
+
+fn enosys(n: u64) -> KResult<u64> {
+    let (w, b) = ((n / 64) as usize, n % 64);
+    let first = match REPORTED.get(w) {
+        Some(a) => a.fetch_or(1 << b, Ordering::Relaxed) & (1 << b) == 0,
+        None => true,
+    };
+    if first {
+        log::warn!("unimplemented system call {} ({}): ENOSYS", n, nr::name(n).unwrap_or("unknown"));
+    }
+    Err(Errno::ENOSYS)
+}
+
+fn ok_unit(r: KResult<Resp>) -> KResult<u64> {
+    r.map(|_| 0)
+}
+
+fn val(r: KResult<Resp>) -> KResult<u64> {
+    match r? {
+        Resp::Val(v) => Ok(v),
+        Resp::Fd(fd) => Ok(fd as u64),
+        Resp::Pid(p) => Ok(u64::from(p)),
+        _ => Ok(0),
+    }
+}
+
+/// Handle the system call in `t.ctx` and store its result.
+pub fn dispatch(t: &mut Thread) -> Next {
+    let c = &t.ctx;
+    let (n, a) = (c.rax, [c.rdi, c.rsi, c.rdx, c.r10, c.r8, c.r9]);
+    if n == nr::EXIT || n == nr::EXIT_GROUP {
+        let status = (a[0] & 0xff) as i32;
+        process::exit_process(t, status);
+        return Next::Exited(status);
+    }
+    let r = match call(t, n, a) {
+        Ok(v) => v,
+        Err(Errno(e)) if e == KILLED => {
+            let status = 128 + SIGINT;
+            process::exit_process(t, status);
+            return Next::Exited(status);
+        }
+        Err(e) => (-(e.0 as i64)) as u64,
+    };
+    t.ctx.rax = r;
+    Next::Resume
+}
+
+/// Internal marker: the process was interrupted by ^C on the console.
+const KILLED: i32 = -1;
+
+fn path(t: &Thread, va: u64) -> KResult<Vec<u8>> {
+    uaccess::read_path(t.pid, va)
+}
+
+fn fd_arg(v: u64) -> i32 {
+    v as i32
+}
+
+fn call(t: &mut Thread, n: u64, a: [u64; 6]) -> KResult<u64> {
+    let pid = t.pid;
+    match n {
+        nr::READ => sys_read(t, fd_arg(a[0]), a[1], a[2]),
+        nr::WRITE => sys_write(t, fd_arg(a[0]), a[1], a[2]),
+        nr::READV => sys_readv(t, fd_arg(a[0]), a[1], a[2]),
+        nr::WRITEV => sys_writev(t, fd_arg(a[0]), a[1], a[2]),
+        nr::PREAD64 => sys_pread(t, fd_arg(a[0]), a[1], a[2], a[3] as i64),
+        nr::PWRITE64 => sys_pwrite(t, fd_arg(a[0]), a[1], a[2], a[3] as i64),
+        nr::OPEN => sys_openat(t, AT_FDCWD, a[0], a[1] as u32, a[2] as u32),
+        nr::CREAT => sys_openat(t, AT_FDCWD, a[0], O_CREAT | O_WRONLY | O_TRUNC, a[1] as u32),
+        nr::OPENAT => sys_openat(t, fd_arg(a[0]), a[1], a[2] as u32, a[3] as u32),
+        nr::CLOSE => ok_unit(state::execute_mut(WriteOp::Close { pid, fd: fd_arg(a[0]) })),
+        nr::LSEEK => val(state::execute_mut(WriteOp::Seek { pid, fd: fd_arg(a[0]), offset: a[1] as i64, whence: a[2] as u32 })),
+        nr::STAT => sys_fstatat(t, AT_FDCWD, a[0], a[1], 0),
+        nr::LSTAT => sys_fstatat(t, AT_FDCWD, a[0], a[1], AT_SYMLINK_NOFOLLOW),
+        nr::FSTAT => {
+            let st = stat_of(state::execute(ReadOp::Fstat { pid, fd: fd_arg(a[0]) }))?;
+            uaccess::write(pid, a[1], &to_stat(&st).to_bytes()).map(|_| 0)
+        }
+        nr::NEWFSTATAT => sys_fstatat(t, fd_arg(a[0]), a[1], a[2], a[3] as u32),
+        nr::STATX => sys_statx(t, fd_arg(a[0]), a[1], a[2] as u32, a[4]),
+        nr::ACCESS => sys_faccessat(t, AT_FDCWD, a[0], a[1] as u32, 0),
+        nr::FACCESSAT => sys_faccessat(t, fd_arg(a[0]), a[1], a[2] as u32, 0),
+        nr::FACCESSAT2 => sys_faccessat(t, fd_arg(a[0]), a[1], a[2] as u32, a[3] as u32),
+        nr::GETDENTS64 => sys_getdents64(t, fd_arg(a[0]), a[1], a[2]),
+        nr::MKDIR => sys_mkdirat(t, AT_FDCWD, a[0], a[1] as u32),
+        nr::MKDIRAT => sys_mkdirat(t, fd_arg(a[0]), a[1], a[2] as u32),
+        nr::RMDIR => sys_unlinkat(t, AT_FDCWD, a[0], AT_REMOVEDIR),
+        nr::UNLINK => sys_unlinkat(t, AT_FDCWD, a[0], 0),
+        nr::UNLINKAT => sys_unlinkat(t, fd_arg(a[0]), a[1], a[2] as u32),
+        nr::RENAME => sys_renameat(t, AT_FDCWD, a[0], AT_FDCWD, a[1], 0),
+        nr::RENAMEAT => sys_renameat(t, fd_arg(a[0]), a[1], fd_arg(a[2]), a[3], 0),
+        nr::RENAMEAT2 => sys_renameat(t, fd_arg(a[0]), a[1], fd_arg(a[2]), a[3], a[4] as u32),
+        nr::LINK => sys_linkat(t, AT_FDCWD, a[0], AT_FDCWD, a[1]),
+        nr::LINKAT => sys_linkat(t, fd_arg(a[0]), a[1], fd_arg(a[2]), a[3]),
+        nr::SYMLINK => sys_symlinkat(t, a[0], AT_FDCWD, a[1]),
+        nr::SYMLINKAT => sys_symlinkat(t, a[0], fd_arg(a[1]), a[2]),
+        nr::READLINK => sys_readlinkat(t, AT_FDCWD, a[0], a[1], a[2]),
+        nr::READLINKAT => sys_readlinkat(t, fd_arg(a[0]), a[1], a[2], a[3]),
+        nr::TRUNCATE => {
+            let p = path(t, a[0])?;
+            ok_unit(state::execute_mut(WriteOp::Truncate { pid, dirfd: AT_FDCWD, path: p, len: a[1], now: time::now() }))
+        }
+        nr::FTRUNCATE => ok_unit(state::execute_mut(WriteOp::Ftruncate { pid, fd: fd_arg(a[0]), len: a[1], now: time::now() })),
+        nr::CHMOD => {
+            let p = path(t, a[0])?;
+            ok_unit(state::execute_mut(WriteOp::Chmod { pid, dirfd: AT_FDCWD, path: p, mode: a[1] as u32, now: time::now() }))
+        }
+        nr::FCHMODAT => {
+            let p = path(t, a[1])?;
+            ok_unit(state::execute_mut(WriteOp::Chmod { pid, dirfd: fd_arg(a[0]), path: p, mode: a[2] as u32, now: time::now() }))
+        }
+        nr::FCHMOD => ok_unit(state::execute_mut(WriteOp::Chmod { pid, dirfd: fd_arg(a[0]), path: Vec::new(), mode: a[1] as u32, now: time::now() })),
+        nr::UTIMENSAT => sys_utimensat(t, fd_arg(a[0]), a[1], a[2], a[3] as u32),
+        nr::GETCWD => sys_getcwd(t, a[0], a[1]),
+        nr::CHDIR => {
+            let p = path(t, a[0])?;
+            ok_unit(state::execute_mut(WriteOp::Chdir { pid, dirfd: AT_FDCWD, path: p }))
+        }
+        nr::FCHDIR => ok_unit(state::execute_mut(WriteOp::Fchdir { pid, fd: fd_arg(a[0]) })),
+        nr::DUP => val(state::execute_mut(WriteOp::Dup { pid, fd: fd_arg(a[0]), min: 0, cloexec: false })),
+        nr::DUP2 => val(state::execute_mut(WriteOp::Dup2 { pid, old: fd_arg(a[0]), new: fd_arg(a[1]), cloexec: false })),
+        nr::DUP3 => {
+            let flags = a[2] as u32;
+            if fd_arg(a[0]) == fd_arg(a[1]) || flags & !O_CLOEXEC != 0 {
+                return Err(Errno::EINVAL);
+            }
+            val(state::execute_mut(WriteOp::Dup2 { pid, old: fd_arg(a[0]), new: fd_arg(a[1]), cloexec: flags != 0 }))
+        }
+        nr::FCNTL => sys_fcntl(t, fd_arg(a[0]), a[1] as u32, a[2]),
+        nr::IOCTL => sys_ioctl(t, fd_arg(a[0]), a[1] as u32, a[2]),
+        nr::BRK => {
+            let r = state::execute_mut(WriteOp::Brk { pid, addr: a[0] });
+            flush_then_release(r)
+        }
+        nr::MMAP => sys_mmap(t, a[0], a[1], a[2] as u32, a[3] as u32, fd_arg(a[4]), a[5]),
+        nr::MUNMAP => {
+            if a[0] % PAGE_SIZE != 0 || a[1] == 0 {
+                return Err(Errno::EINVAL);
+            }
+            flush_then_release(state::execute_mut(WriteOp::Munmap { pid, start: a[0], len: a[1] }))
+        }
+        nr::MPROTECT => {
+            if a[0] % PAGE_SIZE != 0 || a[2] as u32 & !(PROT_READ | PROT_WRITE | PROT_EXEC) != 0 {
+                return Err(Errno::EINVAL);
+            }
+            let r = ok_unit(state::execute_mut(WriteOp::Mprotect { pid, start: a[0], len: a[1], prot: a[2] as u32 }));
+            crate::arch::flush_tlb();
+            r
+        }
+        nr::MADVISE => sys_madvise(t, a[0], a[1], a[2] as u32),
+        nr::ARCH_PRCTL => sys_arch_prctl(t, a[0] as u32, a[1]),
+        nr::SET_TID_ADDRESS => {
+            t.clear_child_tid = a[0];
+            Ok(u64::from(pid))
+        }
+        nr::SET_ROBUST_LIST => {
+            if a[1] != 24 {
+                return Err(Errno::EINVAL);
+            }
+            t.robust_list = a[0];
+            Ok(0)
+        }
+        nr::RT_SIGACTION => sys_rt_sigaction(t, a[0] as i32, a[1], a[2], a[3]),
+        nr::RT_SIGPROCMASK => sys_rt_sigprocmask(t, a[0] as u32, a[1], a[2], a[3]),
+        nr::PRLIMIT64 => sys_prlimit(t, a[0] as u32, a[1] as u32, a[2], a[3]),
+        nr::GETRLIMIT => sys_prlimit(t, 0, a[0] as u32, 0, a[1]),
+        nr::UNAME => {
+            let u = structs::Utsname::new(b"Linux", b"nros", b"6.1.0-nros", b"#1 SMP NrOS in Rust", b"x86_64", b"(none)");
+            uaccess::write(pid, a[0], &u.to_bytes()).map(|_| 0)
+        }
+        nr::SYSINFO => sys_sysinfo(t, a[0]),
+        nr::GETPID | nr::GETTID => Ok(u64::from(pid)),
+        nr::GETPPID => proc_info(pid).map(|p| u64::from(p.ppid)),
+        nr::GETPGRP => proc_info(pid).map(|p| u64::from(p.pgid)),
+        nr::GETPGID => {
+            let target = if a[0] == 0 { pid } else { a[0] as u32 };
+            proc_info(target).map(|p| u64::from(p.pgid))
+        }
+        nr::GETSID => {
+            let target = if a[0] == 0 { pid } else { a[0] as u32 };
+            proc_info(target).map(|p| u64::from(p.sid))
+        }
+        nr::GETUID | nr::GETEUID | nr::GETGID | nr::GETEGID => Ok(0),
+        nr::UMASK => val(state::execute_mut(WriteOp::Umask { pid, mask: a[0] as u32 })),
+        nr::CLOCK_GETTIME => {
+            let ns = clock_ns(a[0] as i32)?;
+            uaccess::write(pid, a[1], &structs::Timespec::from_nanos(ns).to_bytes()).map(|_| 0)
+        }
+        nr::CLOCK_GETRES => {
+            clock_ns(a[0] as i32)?;
+            if a[1] != 0 {
+                uaccess::write(pid, a[1], &structs::Timespec { tv_sec: 0, tv_nsec: 1 }.to_bytes())?;
+            }
+            Ok(0)
+        }
+        nr::GETTIMEOFDAY => {
+            if a[0] != 0 {
+                uaccess::write(pid, a[0], &structs::Timeval::from_nanos(time::realtime_ns()).to_bytes())?;
+            }
+            if a[1] != 0 {
+                uaccess::write(pid, a[1], &[0u8; 8])?;
+            }
+            Ok(0)
+        }
+        nr::TIME => {
+            let s = time::realtime_ns() / 1_000_000_000;
+            if a[0] != 0 {
+                uaccess::write_u64(pid, a[0], s)?;
+            }
+            Ok(s)
+        }
+        nr::NANOSLEEP => sys_nanosleep(t, 1, 0, a[0], a[1]),
+        nr::CLOCK_NANOSLEEP => sys_nanosleep(t, a[0] as i32, a[1] as u32, a[2], a[3]),
+        nr::SCHED_YIELD => Ok(0),
+        nr::GETRANDOM => {
+            if a[2] as u32 & !(GRND_NONBLOCK | GRND_RANDOM | 4) != 0 {
+                return Err(Errno::EINVAL);
+            }
+            let len = a[1].min(1 << 25) as usize;
+            let mut buf = alloc::vec![0u8; len];
+            rng::fill(&mut buf);
+            uaccess::write(pid, a[0], &buf).map(|_| len as u64)
+        }
+        _ => enosys(n),
+    }
+}
+
+fn proc_info(pid: u32) -> KResult<kstate::ProcInfo> {
+    match state::execute(ReadOp::Proc { pid })? {
+        Resp::Proc(p) if p.exit_status.is_none() => Ok(p),
+        _ => Err(Errno::ESRCH),
+    }
+}
+
+/// Flush this core's TLB (the only core that runs the address space in this
+/// issue), then free the frames an operation released.
+fn flush_then_release(r: KResult<Resp>) -> KResult<u64> {
+    if matches!(r, Ok(Resp::Frames(ref f)) | Ok(Resp::Mapped(_, ref f)) if !f.is_empty()) {
+        crate::arch::flush_tlb();
+    }
+    val(release(r))
+}
+
+fn fd_info(pid: u32, fd: i32) -> KResult<kstate::FdInfo> {
+    match state::execute(ReadOp::FdInfo { pid, fd })? {
+        Resp::FdInfo(i) => Ok(i),
+        _ => Err(Errno::EBADF),
+    }
+}
+
+fn is_console(i: &kstate::FdInfo) -> bool {
+    i.kind == Some(FileType::CharDevice) && (i.rdev == dev::CONSOLE || i.rdev == dev::TTY)
+}
+
+/// Enough heap left to store `bytes` more file data in every replica?
+fn room_for(bytes: usize) -> KResult<()> {
+    let need = bytes.saturating_mul(state::replicas()).saturating_add(8 << 20);
+    let free: usize = (0..crate::topology().nodes.len())
+        .map(|n| {
+            let (used, size) = crate::arch::heap::node_usage(n);
+            size.saturating_sub(used)
+        })
+        .sum();
+    if free < need {
+        Err(Errno::ENOSPC)
+    } else {
+        Ok(())
+    }
+}
+
+fn device_write(i: &kstate::FdInfo, data: &[u8]) -> KResult<u64> {
+    match i.rdev {
+        dev::CONSOLE | dev::TTY => console::write(data),
+        dev::NULL | dev::ZERO | dev::URANDOM | dev::RANDOM => {}
+        _ => return Err(Errno::ENXIO),
+    }
+    Ok(data.len() as u64)
+}
+
+fn write_bytes(t: &Thread, fd: i32, data: Vec<u8>) -> KResult<u64> {
+    let pid = t.pid;
+    let i = fd_info(pid, fd)?;
+    if i.flags & O_ACCMODE == O_RDONLY || i.flags & O_PATH != 0 {
+        return Err(Errno::EBADF);
+    }
+    if i.kind == Some(FileType::CharDevice) {
+        return device_write(&i, &data);
+    }
+    if data.is_empty() {
+        return Ok(0);
+    }
+    room_for(data.len())?;
+    val(state::execute_mut(WriteOp::Write { pid, fd, data: Arc::from(data), now: time::now() }))
+}
+
+fn sys_write(t: &mut Thread, fd: i32, buf: u64, len: u64) -> KResult<u64> {
+    let len = len.min(kstate::MAX_IO) as usize;
+    fd_info(t.pid, fd)?;
+    let data = uaccess::read(t.pid, buf, len)?;
+    write_bytes(t, fd, data)
+}
+
+fn iovecs(t: &Thread, iov: u64, cnt: u64) -> KResult<Vec<structs::Iovec>> {
+    if cnt > 1024 {
+        return Err(Errno::EINVAL);
+    }
+    let raw = uaccess::read(t.pid, iov, cnt as usize * 16)?;
+    let v = structs::Iovec::parse_array(&raw).ok_or(Errno::EFAULT)?;
+    let mut total: u64 = 0;
+    for i in &v {
+        total = total.checked_add(i.iov_len).ok_or(Errno::EINVAL)?;
+        if total > i64::MAX as u64 {
+            return Err(Errno::EINVAL);
+        }
+    }
+    Ok(v)
+}
+
+fn sys_writev(t: &mut Thread, fd: i32, iov: u64, cnt: u64) -> KResult<u64> {
+    fd_info(t.pid, fd)?;
+    let mut data = Vec::new();
+    for v in iovecs(t, iov, cnt)? {
+        let take = (v.iov_len as usize).min(kstate::MAX_IO as usize - data.len());
+        data.extend_from_slice(&uaccess::read(t.pid, v.iov_base, take)?);
+    }
+    write_bytes(t, fd, data)
+}
+
+/// Read up to `len` bytes from `fd` (through the descriptor's offset).
+fn read_bytes(t: &Thread, fd: i32, len: u64) -> KResult<Vec<u8>> {
+    let pid = t.pid;
+    let plan = match state::execute_mut(WriteOp::ReadAdvance { pid, fd, len })? {
+        Resp::Read(p) => p,
+        _ => return Err(Errno::EIO),
+    };
+    match plan {
+        ReadPlan::Bytes(b) => Ok(b),
+        ReadPlan::Inode { ino, offset, n } => match state::execute(ReadOp::ReadInode { ino, offset, len: n })? {
+            Resp::Bytes(b) => Ok(b),
+            _ => Err(Errno::EIO),
+        },
+        ReadPlan::Device { rdev } => match rdev {
+            dev::NULL => Ok(Vec::new()),
+            dev::ZERO => Ok(alloc::vec![0u8; len.min(1 << 20) as usize]),
+            dev::URANDOM | dev::RANDOM => {
+                let mut b = alloc::vec![0u8; len.min(1 << 20) as usize];
+                rng::fill(&mut b);
+                Ok(b)
+            }
+            dev::CONSOLE | dev::TTY => {
+                let nonblock = fd_info(pid, fd)?.flags & O_NONBLOCK != 0;
+                match console::read(len.min(1 << 20) as usize, nonblock) {
+                    console::ReadResult::Data(d) => Ok(d),
+                    console::ReadResult::WouldBlock => Err(Errno::EAGAIN),
+                    console::ReadResult::Interrupt => Err(Errno(KILLED)),
+                }
+            }
+            _ => Err(Errno::ENXIO),
+        },
+    }
+}
+
+fn sys_read(t: &mut Thread, fd: i32, buf: u64, len: u64) -> KResult<u64> {
+    if len == 0 {
+        fd_info(t.pid, fd)?;
+        return Ok(0);
+    }
+    // Check the buffer before consuming input.
+    uaccess::page_frame(t.pid, buf, true)?;
+    let data = read_bytes(t, fd, len.min(kstate::MAX_IO))?;
+    uaccess::write(t.pid, buf, &data)?;
+    Ok(data.len() as u64)
+}
+
+fn sys_readv(t: &mut Thread, fd: i32, iov: u64, cnt: u64) -> KResult<u64> {
+    let vs = iovecs(t, iov, cnt)?;
+    let total: u64 = vs.iter().map(|v| v.iov_len).sum();
+    let data = read_bytes(t, fd, total.min(kstate::MAX_IO))?;
+    let mut at = 0usize;
+    for v in vs {
+        if at >= data.len() {
+            break;
+        }
+        let n = (v.iov_len as usize).min(data.len() - at);
+        uaccess::write(t.pid, v.iov_base, &data[at..at + n])?;
+        at += n;
+    }
+    Ok(data.len() as u64)
+}
+
+fn sys_pread(t: &mut Thread, fd: i32, buf: u64, len: u64, off: i64) -> KResult<u64> {
+    if off < 0 {
+        return Err(Errno::EINVAL);
+    }
+    let i = fd_info(t.pid, fd)?;
+    if i.kind == Some(FileType::CharDevice) {
+        return Err(Errno::ESPIPE);
+    }
+    let data = match state::execute(ReadOp::ReadAt { pid: t.pid, fd, offset: off as u64, len: len.min(kstate::MAX_IO) })? {
+        Resp::Bytes(b) => b,
+        _ => return Err(Errno::EIO),
+    };
+    uaccess::write(t.pid, buf, &data)?;
+    Ok(data.len() as u64)
+}
+
+fn sys_pwrite(t: &mut Thread, fd: i32, buf: u64, len: u64, off: i64) -> KResult<u64> {
+    if off < 0 {
+        return Err(Errno::EINVAL);
+    }
+    let i = fd_info(t.pid, fd)?;
+    if i.kind == Some(FileType::CharDevice) {
+        return Err(Errno::ESPIPE);
+    }
+    let data = uaccess::read(t.pid, buf, len.min(kstate::MAX_IO) as usize)?;
+    room_for(data.len())?;
+    val(state::execute_mut(WriteOp::WriteAt { pid: t.pid, fd, offset: off as u64, data: Arc::from(data), now: time::now() }))
+}
+
+/// Generated files under `/proc`.
+fn proc_file(t: &Thread, p: &[u8]) -> Option<Vec<u8>> {
+    match p {
+        b"/proc/nr/replicas" => Some(crate::procfs::replicas()),
+        b"/proc/nr/stats" => Some(crate::procfs::stats()),
+        b"/proc/self/exe" | b"/proc/self/cmdline" => None,
+        _ => {
+            let _ = t;
+            None
+        }
+    }
+}
+
+fn sys_openat(t: &mut Thread, dirfd: i32, p: u64, flags: u32, mode: u32) -> KResult<u64> {
+    let pid = t.pid;
+    let p = path(t, p)?;
+    if let Some(data) = proc_file(t, &p) {
+        if flags & O_ACCMODE != O_RDONLY {
+            return Err(Errno::EACCES);
+        }
+        return val(state::execute_mut(WriteOp::OpenBuffer { pid, data: Arc::from(data), flags }));
+    }
+    val(state::execute_mut(WriteOp::Open { pid, dirfd, path: p, flags, mode, now: time::now() }))
+}
+
+fn stat_of(r: KResult<Resp>) -> KResult<kstate::Stat> {
+    match r? {
+        Resp::Stat(s) => Ok(s),
+        _ => Err(Errno::EIO),
+    }
+}
+
+fn to_stat(s: &kstate::Stat) -> structs::Stat {
+    let ts = |t: memfs::Timespec| structs::Timespec { tv_sec: t.sec, tv_nsec: i64::from(t.nsec) };
+    structs::Stat {
+        st_dev: 0x1,
+        st_ino: s.ino,
+        st_nlink: u64::from(s.nlink),
+        st_mode: s.mode,
+        st_uid: s.uid,
+        st_gid: s.gid,
+        st_rdev: s.rdev,
+        st_size: s.size as i64,
+        st_blksize: i64::from(s.blksize),
+        st_blocks: s.blocks as i64,
+        st_atime: ts(s.atime),
+        st_mtime: ts(s.mtime),
+        st_ctime: ts(s.ctime),
+    }
+}
+
+fn stat_path(t: &Thread, dirfd: i32, p: u64, flags: u32) -> KResult<kstate::Stat> {
+    if flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH | AT_NO_AUTOMOUNT | AT_STATX_SYNC_TYPE) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let path = path(t, p)?;
+    if path.is_empty() && flags & AT_EMPTY_PATH == 0 {
+        return Err(Errno::ENOENT);
+    }
+    if let Some(data) = proc_file(t, &path) {
+        return Ok(kstate::Stat {
+            ino: 0xffff_0000,
+            mode: S_IFREG | 0o444,
+            nlink: 1,
+            uid: 0,
+            gid: 0,
+            size: data.len() as u64,
+            blocks: 0,
+            blksize: 4096,
+            rdev: 0,
+            atime: memfs::Timespec::default(),
+            mtime: memfs::Timespec::default(),
+            ctime: memfs::Timespec::default(),
+        });
+    }
+    stat_of(state::execute(ReadOp::Stat { pid: t.pid, dirfd, path, follow: flags & AT_SYMLINK_NOFOLLOW == 0 }))
+}
+
+fn sys_fstatat(t: &mut Thread, dirfd: i32, p: u64, buf: u64, flags: u32) -> KResult<u64> {
+    let st = stat_path(t, dirfd, p, flags)?;
+    uaccess::write(t.pid, buf, &to_stat(&st).to_bytes()).map(|_| 0)
+}
+
+fn sys_statx(t: &mut Thread, dirfd: i32, p: u64, flags: u32, buf: u64) -> KResult<u64> {
+    let st = stat_path(t, dirfd, p, flags & !AT_STATX_SYNC_TYPE)?;
+    let s = to_stat(&st);
+    let ts = |t: structs::Timespec| structs::StatxTimestamp::from(t);
+    let (rmaj, rmin) = ((st.rdev >> 8) & 0xfff, (st.rdev & 0xff) | ((st.rdev >> 12) & !0xff));
+    let x = structs::Statx {
+        stx_mask: 0x7ff,
+        stx_blksize: 4096,
+        stx_nlink: st.nlink,
+        stx_uid: 0,
+        stx_gid: 0,
+        stx_mode: st.mode as u16,
+        stx_ino: st.ino,
+        stx_size: st.size,
+        stx_blocks: st.blocks,
+        stx_atime: ts(s.st_atime),
+        stx_ctime: ts(s.st_ctime),
+        stx_mtime: ts(s.st_mtime),
+        stx_rdev_major: rmaj as u32,
+        stx_rdev_minor: rmin as u32,
+        stx_dev_major: 0,
+        stx_dev_minor: 1,
+        ..structs::Statx::default()
+    };
+    uaccess::write(t.pid, buf, &x.to_bytes()).map(|_| 0)
+}
+
+fn sys_faccessat(t: &mut Thread, dirfd: i32, p: u64, mode: u32, flags: u32) -> KResult<u64> {
+    if mode & !(R_OK | W_OK | X_OK) != 0 || flags & !(AT_EACCESS | AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let st = stat_path(t, dirfd, p, flags & (AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH))?;
+    // The only user is root: read and write are always granted; execute
+    // needs an execute bit on non-directories.
+    if mode & X_OK != 0 && st.mode & S_IFMT != S_IFDIR && st.mode & 0o111 == 0 {
+        return Err(Errno::EACCES);
+    }
+    Ok(0)
+}
+
+fn sys_getdents64(t: &mut Thread, fd: i32, buf: u64, count: u64) -> KResult<u64> {
+    let ents = match state::execute_mut(WriteOp::Getdents { pid: t.pid, fd, bufsize: count.min(1 << 20) })? {
+        Resp::Dirents(e) => e,
+        _ => return Err(Errno::EIO),
+    };
+    let mut out = Vec::new();
+    for (e, next) in ents {
+        let dt = match e.kind {
+            FileType::Regular => DT_REG,
+            FileType::Directory => DT_DIR,
+            FileType::Symlink => DT_LNK,
+            FileType::CharDevice => DT_CHR,
+            FileType::BlockDevice => DT_BLK,
+            FileType::Fifo => DT_FIFO,
+            FileType::Socket => DT_SOCK,
+        };
+        structs::push_dirent64(&mut out, e.ino, next as i64, dt, &e.name);
+    }
+    uaccess::write(t.pid, buf, &out)?;
+    Ok(out.len() as u64)
+}
+
+fn sys_mkdirat(t: &mut Thread, dirfd: i32, p: u64, mode: u32) -> KResult<u64> {
+    let p = path(t, p)?;
+    ok_unit(state::execute_mut(WriteOp::Mkdir { pid: t.pid, dirfd, path: p, mode, now: time::now() }))
+}
+
+fn sys_unlinkat(t: &mut Thread, dirfd: i32, p: u64, flags: u32) -> KResult<u64> {
+    if flags & !AT_REMOVEDIR != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let p = path(t, p)?;
+    ok_unit(state::execute_mut(WriteOp::Unlink { pid: t.pid, dirfd, path: p, rmdir: flags & AT_REMOVEDIR != 0, now: time::now() }))
+}
+
+fn sys_renameat(t: &mut Thread, od: i32, o: u64, nd: i32, nw: u64, flags: u32) -> KResult<u64> {
+    let old = path(t, o)?;
+    let new = path(t, nw)?;
+    if flags & RENAME_NOREPLACE != 0 {
+        if flags & !RENAME_NOREPLACE != 0 {
+            return Err(Errno::EINVAL);
+        }
+        if state::execute(ReadOp::Access { pid: t.pid, dirfd: nd, path: new.clone(), follow: false }).is_ok() {
+            return Err(Errno::EEXIST);
+        }
+    } else if flags != 0 {
+        return Err(Errno::EINVAL);
+    }
+    ok_unit(state::execute_mut(WriteOp::Rename { pid: t.pid, olddirfd: od, old, newdirfd: nd, new, now: time::now() }))
+}
+
+fn sys_linkat(t: &mut Thread, od: i32, o: u64, nd: i32, nw: u64) -> KResult<u64> {
+    let old = path(t, o)?;
+    let new = path(t, nw)?;
+    ok_unit(state::execute_mut(WriteOp::Link { pid: t.pid, olddirfd: od, old, newdirfd: nd, new, now: time::now() }))
+}
+
+fn sys_symlinkat(t: &mut Thread, target: u64, dirfd: i32, p: u64) -> KResult<u64> {
+    let target = path(t, target)?;
+    let p = path(t, p)?;
+    ok_unit(state::execute_mut(WriteOp::Symlink { pid: t.pid, target, dirfd, path: p, now: time::now() }))
+}
+
+fn sys_readlinkat(t: &mut Thread, dirfd: i32, p: u64, buf: u64, size: u64) -> KResult<u64> {
+    if size as i64 <= 0 {
+        return Err(Errno::EINVAL);
+    }
+    let p = path(t, p)?;
+    let target = if p == b"/proc/self/exe" {
+        proc_info(t.pid)?.exe
+    } else {
+        match state::execute(ReadOp::Readlink { pid: t.pid, dirfd, path: p })? {
+            Resp::Bytes(b) => b,
+            _ => return Err(Errno::EIO),
+        }
+    };
+    let n = target.len().min(size as usize);
+    uaccess::write(t.pid, buf, &target[..n])?;
+    Ok(n as u64)
+}
+
+fn sys_utimensat(t: &mut Thread, dirfd: i32, p: u64, times: u64, flags: u32) -> KResult<u64> {
+    if flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let path = if p == 0 { Vec::new() } else { path(t, p)? };
+    let now = time::now();
+    let (atime, mtime) = if times == 0 {
+        (Some(now), Some(now))
+    } else {
+        let raw = uaccess::read(t.pid, times, 32)?;
+        let conv = |b: &[u8]| -> KResult<Option<memfs::Timespec>> {
+            let ts = structs::Timespec::from_bytes(b.try_into().map_err(|_| Errno::EFAULT)?);
+            match ts.tv_nsec {
+                structs::Timespec::UTIME_OMIT => Ok(None),
+                structs::Timespec::UTIME_NOW => Ok(Some(now)),
+                n if (0..1_000_000_000).contains(&n) => Ok(Some(memfs::Timespec { sec: ts.tv_sec, nsec: n as u32 })),
+                _ => Err(Errno::EINVAL),
+            }
+        };
+        (conv(&raw[..16])?, conv(&raw[16..])?)
+    };
+    ok_unit(state::execute_mut(WriteOp::Utimens {
+        pid: t.pid,
+        dirfd,
+        path,
+        atime,
+        mtime,
+        follow: flags & AT_SYMLINK_NOFOLLOW == 0,
+        now,
+    }))
+}
+
+fn sys_getcwd(t: &mut Thread, buf: u64, size: u64) -> KResult<u64> {
+    let mut p = match state::execute(ReadOp::Getcwd { pid: t.pid })? {
+        Resp::Bytes(b) => b,
+        _ => return Err(Errno::EIO),
+    };
+    p.push(0);
+    if (size as usize) < p.len() {
+        return Err(Errno::ERANGE);
+    }
+    uaccess::write(t.pid, buf, &p)?;
+    Ok(p.len() as u64)
+}
+
+fn sys_fcntl(t: &mut Thread, fd: i32, cmd: u32, arg: u64) -> KResult<u64> {
+    let pid = t.pid;
+    match cmd {
+        F_DUPFD | F_DUPFD_CLOEXEC => {
+            val(state::execute_mut(WriteOp::Dup { pid, fd, min: arg as i32, cloexec: cmd == F_DUPFD_CLOEXEC }))
+        }
+        F_GETFD => Ok(u64::from(fd_info(pid, fd)?.cloexec)),
+        F_SETFD => ok_unit(state::execute_mut(WriteOp::SetCloexec { pid, fd, cloexec: arg & u64::from(FD_CLOEXEC) != 0 })),
+        F_GETFL => {
+            let i = fd_info(pid, fd)?;
+            let large = if i.flags & O_PATH == 0 { O_LARGEFILE } else { 0 };
+            Ok(u64::from(i.flags | large))
+        }
+        F_SETFL => ok_unit(state::execute_mut(WriteOp::SetStatusFlags { pid, fd, flags: arg as u32 })),
+        _ => {
+            fd_info(pid, fd)?;
+            Err(Errno::EINVAL)
+        }
+    }
+}
+
+fn sys_ioctl(t: &mut Thread, fd: i32, cmd: u32, arg: u64) -> KResult<u64> {
+    let pid = t.pid;
+    let i = fd_info(pid, fd)?;
+    if !is_console(&i) {
+        return Err(Errno::ENOTTY);
+    }
+    match cmd {
+        TCGETS => uaccess::write(pid, arg, &console::termios().to_bytes()).map(|_| 0),
+        TCSETS | TCSETSW | TCSETSF => {
+            let raw = uaccess::read(pid, arg, structs::Termios::SIZE)?;
+            let tio = structs::Termios::from_slice(&raw).ok_or(Errno::EFAULT)?;
+            console::set_termios(tio, cmd == TCSETSF);
+            Ok(0)
+        }
+        TIOCGWINSZ => uaccess::write(pid, arg, &console::winsize().to_bytes()).map(|_| 0),
+        TIOCSWINSZ => {
+            let raw = uaccess::read(pid, arg, structs::Winsize::SIZE)?;
+            console::set_winsize(structs::Winsize::from_slice(&raw).ok_or(Errno::EFAULT)?);
+            Ok(0)
+        }
+        TIOCGPGRP => uaccess::write_i32(pid, arg, console::pgrp()).map(|_| 0),
+        TIOCSPGRP => {
+            let raw = uaccess::read(pid, arg, 4)?;
+            let pg = i32::from_le_bytes(raw.try_into().map_err(|_| Errno::EFAULT)?);
+            if pg <= 0 {
+                return Err(Errno::EINVAL);
+            }
+            console::set_pgrp(pg);
+            Ok(0)
+        }
+        FIONREAD => uaccess::write_i32(pid, arg, console::available() as i32).map(|_| 0),
+        _ => Err(Errno::ENOTTY),
+    }
+}
+
+fn sys_mmap(t: &mut Thread, addr: u64, len: u64, prot: u32, flags: u32, fd: i32, off: u64) -> KResult<u64> {
+    let pid = t.pid;
+    if len == 0 || off % PAGE_SIZE != 0 || prot & !(PROT_READ | PROT_WRITE | PROT_EXEC) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let shared = match flags & MAP_TYPE {
+        MAP_PRIVATE => false,
+        MAP_SHARED | MAP_SHARED_VALIDATE => true,
+        _ => return Err(Errno::EINVAL),
+    };
+    let kind = if flags & MAP_ANONYMOUS != 0 {
+        // Without fork (next issue) a shared anonymous mapping behaves
+        // exactly like a private one.
+        if flags & MAP_GROWSDOWN != 0 { VmaKind::Stack } else { VmaKind::Anon }
+    } else {
+        let i = fd_info(pid, fd)?;
+        let FileObj::Inode(ino) = i.obj else { return Err(Errno::ENODEV) };
+        if i.kind != Some(FileType::Regular) {
+            return Err(Errno::ENODEV);
+        }
+        if i.flags & O_ACCMODE == O_WRONLY || i.flags & O_PATH != 0 {
+            return Err(Errno::EACCES);
+        }
+        if shared && prot & PROT_WRITE != 0 {
+            // Writable shared file mappings would need write-back to the
+            // file system: not supported.
+            return Err(Errno::ENODEV);
+        }
+        VmaKind::File { ino, offset: off }
+    };
+    let at = if flags & MAP_FIXED_NOREPLACE != 0 {
+        MapAt::FixedNoReplace(addr)
+    } else if flags & MAP_FIXED != 0 {
+        if addr % PAGE_SIZE != 0 {
+            return Err(Errno::EINVAL);
+        }
+        MapAt::Fixed(addr)
+    } else if addr != 0 {
+        MapAt::Hint(addr)
+    } else {
+        MapAt::Any
+    };
+    flush_then_release(state::execute_mut(WriteOp::Mmap { pid, at, len, prot, kind }))
+}
+
+fn sys_madvise(t: &mut Thread, addr: u64, len: u64, advice: u32) -> KResult<u64> {
+    if addr % PAGE_SIZE != 0 {
+        return Err(Errno::EINVAL);
+    }
+    match advice {
+        MADV_DONTNEED => {
+            // Linux: private pages read back as zeros (or the file) after.
+            flush_then_release(state::execute_mut(WriteOp::Discard { pid: t.pid, start: addr, len }))
+        }
+        MADV_NORMAL | MADV_RANDOM | MADV_SEQUENTIAL | MADV_WILLNEED | MADV_FREE => Ok(0),
+        9..=19 | 100..=101 => Ok(0), // REMOVE, DONTFORK, DOFORK, MERGEABLE, HUGEPAGE, ... hints
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+fn sys_arch_prctl(t: &mut Thread, code: u32, addr: u64) -> KResult<u64> {
+    let canonical = crate::arch::user::is_user_canonical(addr);
+    match code {
+        ARCH_SET_FS if canonical => t.ctx.fs_base = addr,
+        ARCH_SET_GS if canonical => t.ctx.gs_base = addr,
+        ARCH_SET_FS | ARCH_SET_GS => return Err(Errno::EPERM),
+        ARCH_GET_FS => uaccess::write_u64(t.pid, addr, t.ctx.fs_base)?,
+        ARCH_GET_GS => uaccess::write_u64(t.pid, addr, t.ctx.gs_base)?,
+        _ => return Err(Errno::EINVAL),
+    }
+    Ok(0)
+}
+
+fn sys_rt_sigaction(t: &mut Thread, sig: i32, act: u64, old: u64, sigsetsize: u64) -> KResult<u64> {
+    if sigsetsize != 8 || !(1..NSIG).contains(&sig) {
+        return Err(Errno::EINVAL);
+    }
+    if act != 0 && (sig == SIGKILL || sig == SIGSTOP) {
+        return Err(Errno::EINVAL);
+    }
+    let slot = sig as usize;
+    if old != 0 {
+        uaccess::write(t.pid, old, &t.sigactions[slot].to_bytes())?;
+    }
+    if act != 0 {
+        let raw = uaccess::read(t.pid, act, structs::KSigaction::SIZE)?;
+        t.sigactions[slot] = structs::KSigaction::from_slice(&raw).ok_or(Errno::EFAULT)?;
+    }
+    Ok(0)
+}
+
+fn sys_rt_sigprocmask(t: &mut Thread, how: u32, set: u64, old: u64, sigsetsize: u64) -> KResult<u64> {
+    if sigsetsize != 8 {
+        return Err(Errno::EINVAL);
+    }
+    let prev = t.sigmask;
+    if set != 0 {
+        let s = uaccess::read_u64(t.pid, set)?;
+        let unblockable = (1u64 << (SIGKILL - 1)) | (1u64 << (SIGSTOP - 1));
+        t.sigmask = match how {
+            0 => prev | s,
+            1 => prev & !s,
+            2 => s,
+            _ => return Err(Errno::EINVAL),
+        } & !unblockable;
+    }
+    if old != 0 {
+        uaccess::write_u64(t.pid, old, prev)?;
+    }
+    Ok(0)
+}
+
+fn limit_of(resource: u32) -> KResult<structs::Rlimit> {
+    let inf = RLIM_INFINITY;
+    Ok(match resource {
+        RLIMIT_STACK => structs::Rlimit { rlim_cur: process::STACK_SIZE, rlim_max: inf },
+        RLIMIT_NOFILE => structs::Rlimit { rlim_cur: kstate::MAX_FDS as u64, rlim_max: kstate::MAX_FDS as u64 },
+        r if r < 16 => structs::Rlimit { rlim_cur: inf, rlim_max: inf },
+        _ => return Err(Errno::EINVAL),
+    })
+}
+
+fn sys_prlimit(t: &mut Thread, pid: u32, resource: u32, new: u64, old: u64) -> KResult<u64> {
+    if pid != 0 && pid != t.pid {
+        return Err(Errno::ESRCH);
+    }
+    let cur = limit_of(resource)?;
+    if new != 0 {
+        // Limits are fixed in this kernel; asking for the current values
+        // (or lower soft limits, which are then not enforced) is accepted,
+        // raising anything is refused as for an unprivileged process.
+        let raw = uaccess::read(t.pid, new, 16)?;
+        let want = structs::Rlimit::from_slice(&raw).ok_or(Errno::EFAULT)?;
+        if want.rlim_cur > want.rlim_max {
+            return Err(Errno::EINVAL);
+        }
+        if want.rlim_max > cur.rlim_max {
+            return Err(Errno::EPERM);
+        }
+    }
+    if old != 0 {
+        uaccess::write(t.pid, old, &cur.to_bytes())?;
+    }
+    Ok(0)
+}
+
+fn sys_sysinfo(t: &mut Thread, buf: u64) -> KResult<u64> {
+    let nodes = crate::topology().nodes.len();
+    let total: u64 = (0..nodes).map(crate::mem::total_frames).sum::<u64>() * PAGE_SIZE;
+    let free: u64 = (0..nodes).map(crate::mem::free_frames).sum::<u64>() * PAGE_SIZE;
+    let info = structs::Sysinfo {
+        uptime: (time::monotonic_ns() / 1_000_000_000) as i64,
+        totalram: total,
+        freeram: free,
+        procs: 1,
+        mem_unit: 1,
+        ..structs::Sysinfo::default()
+    };
+    uaccess::write(t.pid, buf, &info.to_bytes()).map(|_| 0)
+}
+
+fn clock_ns(clk: i32) -> KResult<u64> {
+    match clk {
+        CLOCK_REALTIME | CLOCK_REALTIME_COARSE | CLOCK_TAI | CLOCK_REALTIME_ALARM => Ok(time::realtime_ns()),
+        CLOCK_MONOTONIC | CLOCK_MONOTONIC_RAW | CLOCK_MONOTONIC_COARSE | CLOCK_BOOTTIME | CLOCK_BOOTTIME_ALARM => {
+            Ok(time::monotonic_ns())
+        }
+        // One thread per process, never preempted for another process in
+        // this issue: CPU time is approximated by time since boot.
+        CLOCK_PROCESS_CPUTIME_ID | CLOCK_THREAD_CPUTIME_ID => Ok(time::monotonic_ns()),
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+fn sys_nanosleep(t: &mut Thread, clk: i32, flags: u32, req: u64, rem: u64) -> KResult<u64> {
+    let raw = uaccess::read(t.pid, req, 16)?;
+    let ts = structs::Timespec::from_slice(&raw).ok_or(Errno::EFAULT)?;
+    if !ts.is_valid() {
+        return Err(Errno::EINVAL);
+    }
+    let now = clock_ns(clk)?;
+    let ns = ts.to_nanos().ok_or(Errno::EINVAL)?;
+    let wait = if flags & TIMER_ABSTIME != 0 { ns.saturating_sub(now) } else { ns };
+    let deadline = time::monotonic_ns().saturating_add(wait);
+    time::sleep_until(deadline, || false);
+    if rem != 0 && flags & TIMER_ABSTIME == 0 {
+        uaccess::write(t.pid, rem, &structs::Timespec::default().to_bytes())?;
+    }
+    Ok(0)
+}
