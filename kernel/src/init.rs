@@ -125,6 +125,7 @@ the host has Debian's busybox-static.)
 
 /// Start user space: returns the exit status of process 1.
 pub fn run(initrd: &[u8]) -> i32 {
+    crate::syscall::TRACE.store(crate::cmdline().flag("strace"), core::sync::atomic::Ordering::Relaxed);
     let fs = build_fs(initrd);
     let cmd = init_command(&fs);
     state::init(fs);
@@ -157,9 +158,9 @@ pub fn run(initrd: &[u8]) -> i32 {
             process::run(Thread::new(pid, ctx))
         }
         Err(e) => {
-            let msg = alloc::format!("init: cannot execute {}: {}\n", String::from_utf8_lossy(&path), e.name());
+            let msg = alloc::format!("init: cannot execute {}: {}\n", String::from_utf8_lossy(&path), e.errno.name());
             crate::console::write(msg.as_bytes());
-            if e == abi::Errno::ENOENT { 127 } else { 126 }
+            if e.errno == abi::Errno::ENOENT { 127 } else { 126 }
         }
     }
 }

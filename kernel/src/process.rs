@@ -38,6 +38,8 @@ pub struct Thread {
     pub clear_child_tid: u64,
     /// `set_robust_list` head.
     pub robust_list: u64,
+    /// Thread name (`PR_SET_NAME`), NUL-padded.
+    pub name: [u8; 16],
 }
 
 impl Thread {
@@ -51,6 +53,7 @@ impl Thread {
             sigactions: [abi::structs::KSigaction::default(); 65],
             clear_child_tid: 0,
             robust_list: 0,
+            name: [0; 16],
         }
     }
 }
@@ -164,19 +167,42 @@ fn absolute(pid: Pid, path: &[u8]) -> Vec<u8> {
     cwd
 }
 
+/// Why `exec` failed.
+#[derive(Debug)]
+pub struct ExecError {
+    /// The error number.
+    pub errno: Errno,
+    /// The old image was already gone: the process cannot continue.
+    pub fatal: bool,
+}
+
+impl From<Errno> for ExecError {
+    fn from(errno: Errno) -> Self {
+        ExecError { errno, fatal: true }
+    }
+}
+
 /// Replace the image of `pid` with the executable at `path`; returns the
 /// initial user context.
-pub fn exec(pid: Pid, path: &[u8], argv: &[Vec<u8>], envp: &[Vec<u8>]) -> KResult<Box<UserContext>> {
-    let bytes = read_executable(pid, path)?;
+pub fn exec(pid: Pid, path: &[u8], argv: &[Vec<u8>], envp: &[Vec<u8>]) -> Result<Box<UserContext>, ExecError> {
+    let early = |errno| ExecError { errno, fatal: false };
+    let bytes = read_executable(pid, path).map_err(early)?;
     let elf = elfload::parse(&bytes).map_err(|e| {
         log::debug!("exec {}: {e:?}", core::str::from_utf8(path).unwrap_or("?"));
-        Errno::ENOEXEC
+        early(Errno::ENOEXEC)
     })?;
     let bias = if elf.kind == elfload::Kind::Dyn { PIE_BASE } else { 0 };
-    let plan = elfload::plan(&elf, bias).map_err(|_| Errno::ENOEXEC)?;
+    let plan = elfload::plan(&elf, bias).map_err(|_| early(Errno::ENOEXEC))?;
     let exe = absolute(pid, path);
+    let argv_refs: Vec<&[u8]> = argv.iter().map(|a| a.as_slice()).collect();
+    let envp_refs: Vec<&[u8]> = envp.iter().map(|a| a.as_slice()).collect();
+    // Check that the arguments fit before destroying anything.
+    let aux = elfload::Aux { hwcap: u64::from(crate::arch::cpu::cpuid(1, 0).edx), ..elfload::Aux::new(&elf, &plan) };
+    elfload::build_stack(STACK_TOP, &argv_refs, &envp_refs, &aux, [0; 16], &exe).map_err(|e| early(e.errno()))?;
 
-    // Point of no return: drop the old image.
+    // Point of no return: drop the old image (leave its page tables first:
+    // every replica frees them).
+    paging::load_root(0);
     release(state::execute_mut(WriteOp::ResetVm { pid, exe: exe.clone() }))?;
 
     // Map the image in runs of pages with equal protection (segments may
@@ -224,9 +250,6 @@ pub fn exec(pid: Pid, path: &[u8], argv: &[Vec<u8>], envp: &[Vec<u8>]) -> KResul
     }))?;
     let mut random = [0u8; 16];
     rng::fill(&mut random);
-    let aux = elfload::Aux { hwcap: u64::from(crate::arch::cpu::cpuid(1, 0).edx), ..elfload::Aux::new(&elf, &plan) };
-    let argv_refs: Vec<&[u8]> = argv.iter().map(|a| a.as_slice()).collect();
-    let envp_refs: Vec<&[u8]> = envp.iter().map(|a| a.as_slice()).collect();
     let (image, rsp) =
         elfload::build_stack(STACK_TOP, &argv_refs, &envp_refs, &aux, random, &exe).map_err(|_| Errno::E2BIG)?;
     crate::uaccess::write(pid, STACK_TOP - image.len() as u64, &image)?;

@@ -14,6 +14,9 @@ use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, Ordering};
 use kstate::{dev, FileObj, FileType, MapAt, ReadOp, ReadPlan, Resp, VmaKind, WriteOp};
 
+/// Log every system call (`strace` on the kernel command line).
+pub static TRACE: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
 /// System calls already reported as unknown (one bit per number < 512).
 static REPORTED: [AtomicU64; 8] = [const { AtomicU64::new(0) }; 8];
 
@@ -51,7 +54,27 @@ pub fn dispatch(t: &mut Thread) -> Next {
         process::exit_process(t, status);
         return Next::Exited(status);
     }
-    let r = match call(t, n, a) {
+    if n == nr::EXECVE || n == nr::EXECVEAT {
+        return sys_execve(t, n, a);
+    }
+    let result = call(t, n, a);
+    if TRACE.load(Ordering::Relaxed) {
+        let shown = match &result {
+            Ok(v) => alloc::format!("{v:#x}"),
+            Err(e) => alloc::format!("-{}", e.name()),
+        };
+        log::info!(
+            "pid {} {}({:#x}, {:#x}, {:#x}, {:#x}) = {}",
+            t.pid,
+            nr::name(n).unwrap_or("?"),
+            a[0],
+            a[1],
+            a[2],
+            a[3],
+            shown
+        );
+    }
+    let r = match result {
         Ok(v) => v,
         Err(Errno(e)) if e == KILLED => {
             let status = 128 + SIGINT;
@@ -62,6 +85,49 @@ pub fn dispatch(t: &mut Thread) -> Next {
     };
     t.ctx.rax = r;
     Next::Resume
+}
+
+fn sys_execve(t: &mut Thread, n: u64, a: [u64; 6]) -> Next {
+    let pid = t.pid;
+    let args = (|| -> KResult<(Vec<u8>, Vec<Vec<u8>>, Vec<Vec<u8>>)> {
+        let (dirfd, p, argv, envp, flags) =
+            if n == nr::EXECVEAT { (a[0] as i32, a[1], a[2], a[3], a[4] as u32) } else { (AT_FDCWD, a[0], a[1], a[2], 0) };
+        if flags != 0 || dirfd != AT_FDCWD {
+            // execveat with a directory descriptor or flags: not supported.
+            return Err(Errno::EINVAL);
+        }
+        Ok((uaccess::read_path(pid, p)?, uaccess::read_str_array(pid, argv)?, uaccess::read_str_array(pid, envp)?))
+    })();
+    let (path, argv, envp) = match args {
+        Ok(x) => x,
+        Err(e) => {
+            t.ctx.rax = (-(e.0 as i64)) as u64;
+            return Next::Resume;
+        }
+    };
+    match process::exec(pid, &path, &argv, &envp) {
+        Ok(ctx) => {
+            t.ctx = ctx;
+            t.root = 0;
+            // Caught signals revert to the default action; ignored stay so.
+            for act in t.sigactions.iter_mut() {
+                if act.handler != SIG_IGN {
+                    *act = structs::KSigaction::default();
+                }
+            }
+            Next::Resume
+        }
+        Err(e) if !e.fatal => {
+            t.ctx.rax = (-(e.errno.0 as i64)) as u64;
+            Next::Resume
+        }
+        Err(e) => {
+            log::info!("pid {pid}: execve failed after the old image was gone ({}): killed", e.errno.name());
+            let status = 128 + SIGSEGV;
+            process::exit_process(t, status);
+            Next::Exited(status)
+        }
+    }
 }
 
 /// Internal marker: the process was interrupted by ^C on the console.
@@ -231,6 +297,25 @@ fn call(t: &mut Thread, n: u64, a: [u64; 6]) -> KResult<u64> {
         nr::NANOSLEEP => sys_nanosleep(t, 1, 0, a[0], a[1]),
         nr::CLOCK_NANOSLEEP => sys_nanosleep(t, a[0] as i32, a[1] as u32, a[2], a[3]),
         nr::SCHED_YIELD => Ok(0),
+        nr::PRCTL => sys_prctl(t, a[0] as u32, a[1]),
+        nr::POLL => {
+            let timeout = a[2] as i32;
+            let deadline = (timeout >= 0).then(|| time::monotonic_ns() + timeout as u64 * 1_000_000);
+            sys_poll(t, a[0], a[1], deadline)
+        }
+        nr::PPOLL => {
+            let deadline = if a[2] == 0 {
+                None
+            } else {
+                let raw = uaccess::read(pid, a[2], 16)?;
+                let ts = structs::Timespec::from_slice(&raw).ok_or(Errno::EFAULT)?;
+                if !ts.is_valid() {
+                    return Err(Errno::EINVAL);
+                }
+                Some(time::monotonic_ns().saturating_add(ts.to_nanos().ok_or(Errno::EINVAL)?))
+            };
+            sys_poll(t, a[0], a[1], deadline)
+        }
         nr::GETRANDOM => {
             if a[2] as u32 & !(GRND_NONBLOCK | GRND_RANDOM | 4) != 0 {
                 return Err(Errno::EINVAL);
@@ -930,4 +1015,58 @@ fn sys_nanosleep(t: &mut Thread, clk: i32, flags: u32, req: u64, rem: u64) -> KR
         uaccess::write(t.pid, rem, &structs::Timespec::default().to_bytes())?;
     }
     Ok(0)
+}
+
+fn sys_prctl(t: &mut Thread, option: u32, arg: u64) -> KResult<u64> {
+    match option {
+        PR_SET_NAME => {
+            let name = uaccess::read_cstr(t.pid, arg, 4096)?;
+            let n = name.len().min(15);
+            t.name = [0; 16];
+            t.name[..n].copy_from_slice(&name[..n]);
+            Ok(0)
+        }
+        PR_GET_NAME => uaccess::write(t.pid, arg, &t.name).map(|_| 0),
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+/// `poll`/`ppoll` on files, devices and the console. Regular files,
+/// directories and `/dev/{null,zero,urandom}` are always ready; the console
+/// is writable and readable when input is waiting. Waits (halting between
+/// timer ticks) until something is ready or `deadline` passes.
+fn sys_poll(t: &mut Thread, fds: u64, nfds: u64, deadline: Option<u64>) -> KResult<u64> {
+    if nfds > kstate::MAX_FDS as u64 {
+        return Err(Errno::EINVAL);
+    }
+    let raw = uaccess::read(t.pid, fds, nfds as usize * structs::Pollfd::SIZE)?;
+    let mut pfds: Vec<structs::Pollfd> =
+        raw.chunks(structs::Pollfd::SIZE).filter_map(structs::Pollfd::from_slice).collect();
+    loop {
+        let mut ready = 0;
+        for p in pfds.iter_mut() {
+            p.revents = 0;
+            if p.fd < 0 {
+                continue;
+            }
+            let want = p.events | POLLERR | POLLHUP;
+            p.revents = match fd_info(t.pid, p.fd) {
+                Err(_) => POLLNVAL,
+                Ok(i) if is_console(&i) => {
+                    let readable = if console::available() > 0 { POLLIN | POLLRDNORM } else { 0 };
+                    (readable | POLLOUT | POLLWRNORM) & want
+                }
+                Ok(_) => (POLLIN | POLLRDNORM | POLLOUT | POLLWRNORM) & want,
+            };
+            if p.revents != 0 {
+                ready += 1;
+            }
+        }
+        if ready > 0 || deadline.is_some_and(|d| time::monotonic_ns() >= d) {
+            let out: Vec<u8> = pfds.iter().flat_map(|p| p.to_bytes()).collect();
+            uaccess::write(t.pid, fds, &out)?;
+            return Ok(ready);
+        }
+        crate::arch::cpu::idle_wait();
+    }
 }

@@ -111,3 +111,25 @@ pub fn read_cstr(pid: Pid, va: u64, max: usize) -> KResult<Vec<u8>> {
 pub fn read_path(pid: Pid, va: u64) -> KResult<Vec<u8>> {
     read_cstr(pid, va, PATH_MAX - 1)
 }
+
+/// Read a NULL-terminated array of string pointers (argv, envp).
+pub fn read_str_array(pid: Pid, va: u64) -> KResult<Vec<Vec<u8>>> {
+    let mut out = Vec::new();
+    if va == 0 {
+        return Ok(out);
+    }
+    let mut total = 0usize;
+    for i in 0u64.. {
+        let p = read_u64(pid, va.checked_add(8 * i).ok_or(Errno::EFAULT)?)?;
+        if p == 0 {
+            break;
+        }
+        let s = read_cstr(pid, p, 128 * 1024)?;
+        total += s.len() + 9;
+        if total > 2 * 1024 * 1024 {
+            return Err(Errno::E2BIG);
+        }
+        out.push(s);
+    }
+    Ok(out)
+}

@@ -1,6 +1,7 @@
 //! `cargo xtask`: build, boot, test and benchmark NrOS.
 
 mod initrd;
+mod programs;
 mod qemu;
 mod tests;
 

@@ -5,8 +5,13 @@
 //! 3. the benchmark harness smoke run;
 //! 4. QEMU integration tests: each built-in kernel test on 1 core / 1 node,
 //!    4 cores / 2 nodes and 8 cores / 4 nodes (topology also on 16 / 4),
-//!    checking the console output and the exit status.
+//!    checking the console output and the exit status;
+//! 5. user programs (`tests/programs`, `tests/nros`): static binaries built
+//!    with musl, glibc and Rust, and busybox one-liners, on 1 core / 1 node
+//!    and 4 cores / 2 nodes; differential against the host's Linux where
+//!    the output is deterministic.
 
+use crate::programs::{self, Expect, Toolchain, UserCase};
 use crate::qemu::{self, Machine, STATUS_KERNEL_PANIC};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -29,6 +34,8 @@ fn step(name: &str, mut cmd: Command) -> bool {
 pub fn run_all(args: &[String]) -> i32 {
     let qemu_only = args.iter().any(|a| a == "--qemu-only");
     let host_only = args.iter().any(|a| a == "--host-only");
+    // `--only SUBSTRING`: run only the QEMU cases whose name contains it.
+    let only = args.iter().position(|a| a == "--only").and_then(|i| args.get(i + 1)).cloned();
     let mut failed_steps = Vec::new();
     if !qemu_only {
         let mut c = cargo();
@@ -68,8 +75,21 @@ pub fn run_all(args: &[String]) -> i32 {
                 return 1;
             }
         };
-        let cases = cases();
-        let total = cases.len();
+        let cases: Vec<Case> = cases().into_iter().filter(|c| only.as_ref().is_none_or(|o| c.name.contains(o.as_str()))).collect();
+        let user = match user_cases() {
+            Ok(u) => u,
+            Err(e) => {
+                eprintln!("xtask: building test programs: {e}");
+                failed_steps.push("test program build");
+                Vec::new()
+            }
+        };
+        let user: Vec<(UserCase, u32, u32)> = user
+            .into_iter()
+            .flat_map(|u| [(1, 1), (4, 2)].map(|(c, n)| (UserCase { name: format!("{} {c}c/{n}n", u.name), ..u.clone() }, c, n)))
+            .filter(|(u, _, _)| only.as_ref().is_none_or(|o| u.name.contains(o.as_str())))
+            .collect();
+        let total = cases.len() + user.len();
         for (i, case) in cases.into_iter().enumerate() {
             let mut m = Machine::new(kernel.clone(), case.cores, case.nodes);
             m.append = case.append.clone();
@@ -94,6 +114,26 @@ pub fn run_all(args: &[String]) -> i32 {
             if verdict.is_err() {
                 eprintln!("---- console output (status {}) ----\n{}\n----", out.status, out.output);
             }
+        }
+        let offset = total - user.len();
+        for (i, (case, cores, nodes)) in user.into_iter().enumerate() {
+            let t = Instant::now();
+            let verdict = programs::run_case(&case, &kernel, cores, nodes);
+            match &verdict {
+                Ok(()) => passed += 1,
+                Err(_) => failed += 1,
+            }
+            eprintln!(
+                "[{:>2}/{}] {:<28} {:>5.1} s  {}",
+                offset + i + 1,
+                total,
+                case.name,
+                t.elapsed().as_secs_f64(),
+                match &verdict {
+                    Ok(()) => "ok".to_string(),
+                    Err(e) => format!("FAILED: {e}"),
+                }
+            );
         }
     }
     for s in &failed_steps {
@@ -254,4 +294,63 @@ fn check_stack_overflow(_: &Case, status: i32, out: &str) -> Result<(), String> 
         }
     }
     Ok(())
+}
+
+/// The user-program tests (built here; each runs on 1c/1n and 4c/2n).
+fn user_cases() -> Result<Vec<UserCase>, String> {
+    use Toolchain::*;
+    let mut v = Vec::new();
+    let mut prog = |name: &str, src: &str, tcs: &[Toolchain], args: &[&str], expect: Expect| -> Result<(), String> {
+        for &tc in tcs {
+            let (bin, build_error) = match programs::build(src, tc) {
+                Ok(b) => (b, None),
+                Err(e) => (std::path::PathBuf::new(), Some(e)),
+            };
+            let guest = format!("/bin/{name}");
+            let mut argv = vec![guest.clone()];
+            argv.extend(args.iter().map(|s| s.to_string()));
+            let label = if tcs.len() > 1 { format!("{name} ({tc:?})") } else { name.to_string() };
+            let files = if build_error.is_none() { vec![(bin, guest)] } else { Vec::new() };
+            v.push(UserCase { name: label, files, argv, expect, build_error });
+        }
+        Ok(())
+    };
+    prog("hello", "tests/programs/hello.c", &[Musl, MuslPie, Glibc, GlibcPie], &["a", "b c"], Expect::Host)?;
+    prog("fs", "tests/programs/fs.c", &[Musl, Glibc], &[], Expect::Host)?;
+    prog("mem", "tests/programs/mem.c", &[Musl, Glibc], &[], Expect::Host)?;
+    prog("misc", "tests/programs/misc.c", &[Musl, Glibc], &[], Expect::Host)?;
+    prog("badptr", "tests/programs/badptr.c", &[Musl], &[], Expect::Host)?;
+    prog("enosys", "tests/programs/enosys.c", &[Musl], &[], Expect::Host)?;
+    prog("segv", "tests/programs/segv.c", &[Musl], &[], Expect::Host)?;
+    prog("ud", "tests/programs/ud.c", &[Musl], &[], Expect::Host)?;
+    prog("divzero", "tests/programs/divzero.c", &[Musl], &[], Expect::Host)?;
+    prog("rust_std", "tests/programs/rust_std/main.rs", &[Rust], &["x", "y"], Expect::Host)?;
+    prog("replicas", "tests/nros/replicas.c", &[Musl], &[], Expect::Guest(0, check_replicas))?;
+    let sh = |name: &str, script: &str| UserCase {
+        name: name.to_string(),
+        files: Vec::new(),
+        argv: vec!["/bin/busybox".into(), "sh".into(), "-c".into(), script.into()],
+        expect: Expect::Host,
+        build_error: None,
+    };
+    v.push(sh(
+        "busybox builtins",
+        "for i in 1 2 3; do echo \"n=$i\"; done; x=$((6*7)); echo $x; test -d /tmp && echo tmp-is-dir; \
+         printf '%s-%d\\n' a 5; cd /tmp && pwd; f() { echo \"f:$1\"; }; f arg; case abc in a*) echo match;; esac; \
+         set -- p q r; echo \"$# $2\"; [ 3 -gt 2 ] && echo gt; echo \"${HOME:-none}\"; exit 5",
+    ));
+    v.push(sh(
+        "busybox files",
+        "cd /tmp || exit 1; echo hello > bb-f; echo world >> bb-f; \
+         read first < bb-f; echo \"first=$first\"; while read l; do echo \"line:$l\"; done < bb-f; echo x > bb-g; \
+         [ -f bb-g ] && echo g-exists; [ -d bb-f ] || echo not-a-dir; exec cat bb-f bb-g",
+    ));
+    Ok(v)
+}
+
+fn check_replicas(out: &str) -> Result<(), String> {
+    out.lines()
+        .any(|l| l.starts_with("replicas: ") && l.ends_with(" equal"))
+        .then_some(())
+        .ok_or_else(|| format!("no `replicas: N equal` line in:\n{out}"))
 }
