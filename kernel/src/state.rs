@@ -44,6 +44,16 @@ impl kstate::FrameMemory for NodeFrames {
     }
 }
 
+/// Route this core's heap allocations to `node` while a replica of that
+/// node applies an operation; returns the previous routing.
+fn heap_enter(node: usize) -> usize {
+    percpu::current().heap_node_override.swap(node, Ordering::Relaxed)
+}
+
+fn heap_exit(previous: usize) {
+    percpu::current().heap_node_override.store(previous, Ordering::Relaxed);
+}
+
 /// The kernel state type.
 pub type State = KernelState<NodeFrames>;
 
@@ -74,7 +84,8 @@ pub fn init(fs: memfs::Fs) {
         // built) from node n's heap.
         pc.heap_node_override.store(n, Ordering::Relaxed);
         let cores = topo.cores_of_node(n).count().max(1);
-        let data = KernelState::new(fs.clone(), NodeFrames { node: n }, Some(kernel_half));
+        let mut data = KernelState::new(fs.clone(), NodeFrames { node: n }, Some(kernel_half));
+        data.set_locality(kstate::Locality { node: n, enter: heap_enter, exit: heap_exit });
         let r = Replica::new(log.clone(), data, cores).unwrap_or_else(|e| panic!("replica {n}: {e:?}"));
         replicas.push(r);
     }

@@ -12,7 +12,7 @@ use abi::sysno as nr;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, Ordering};
-use kstate::{dev, FileObj, FileType, MapAt, ReadOp, ReadPlan, Resp, VmaKind, WriteOp};
+use kstate::{dev, FileObj, FileType, ReadOp, ReadPlan, Resp, VmaKind, WriteOp};
 
 /// Log every system call (`strace` on the kernel command line).
 pub static TRACE: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
@@ -410,13 +410,7 @@ fn iovecs(t: &Thread, iov: u64, cnt: u64) -> KResult<Vec<structs::Iovec>> {
     }
     let raw = uaccess::read(t.pid, iov, cnt as usize * 16)?;
     let v = structs::Iovec::parse_array(&raw).ok_or(Errno::EFAULT)?;
-    let mut total: u64 = 0;
-    for i in &v {
-        total = total.checked_add(i.iov_len).ok_or(Errno::EINVAL)?;
-        if total > i64::MAX as u64 {
-            return Err(Errno::EINVAL);
-        }
-    }
+    kstate::decode::iov_total(&v.iter().map(|i| i.iov_len).collect::<Vec<_>>())?;
     Ok(v)
 }
 
@@ -828,18 +822,11 @@ fn sys_ioctl(t: &mut Thread, fd: i32, cmd: u32, arg: u64) -> KResult<u64> {
 
 fn sys_mmap(t: &mut Thread, addr: u64, len: u64, prot: u32, flags: u32, fd: i32, off: u64) -> KResult<u64> {
     let pid = t.pid;
-    if len == 0 || off % PAGE_SIZE != 0 || prot & !(PROT_READ | PROT_WRITE | PROT_EXEC) != 0 {
-        return Err(Errno::EINVAL);
-    }
-    let shared = match flags & MAP_TYPE {
-        MAP_PRIVATE => false,
-        MAP_SHARED | MAP_SHARED_VALIDATE => true,
-        _ => return Err(Errno::EINVAL),
-    };
-    let kind = if flags & MAP_ANONYMOUS != 0 {
+    let req = kstate::decode::mmap_request(addr, len, prot, flags, off)?;
+    let kind = if req.anonymous {
         // Without fork (next issue) a shared anonymous mapping behaves
         // exactly like a private one.
-        if flags & MAP_GROWSDOWN != 0 { VmaKind::Stack } else { VmaKind::Anon }
+        if req.stack { VmaKind::Stack } else { VmaKind::Anon }
     } else {
         let i = fd_info(pid, fd)?;
         let FileObj::Inode(ino) = i.obj else { return Err(Errno::ENODEV) };
@@ -849,26 +836,14 @@ fn sys_mmap(t: &mut Thread, addr: u64, len: u64, prot: u32, flags: u32, fd: i32,
         if i.flags & O_ACCMODE == O_WRONLY || i.flags & O_PATH != 0 {
             return Err(Errno::EACCES);
         }
-        if shared && prot & PROT_WRITE != 0 {
+        if req.shared && prot & PROT_WRITE != 0 {
             // Writable shared file mappings would need write-back to the
             // file system: not supported.
             return Err(Errno::ENODEV);
         }
         VmaKind::File { ino, offset: off }
     };
-    let at = if flags & MAP_FIXED_NOREPLACE != 0 {
-        MapAt::FixedNoReplace(addr)
-    } else if flags & MAP_FIXED != 0 {
-        if addr % PAGE_SIZE != 0 {
-            return Err(Errno::EINVAL);
-        }
-        MapAt::Fixed(addr)
-    } else if addr != 0 {
-        MapAt::Hint(addr)
-    } else {
-        MapAt::Any
-    };
-    flush_then_release(state::execute_mut(WriteOp::Mmap { pid, at, len, prot, kind }))
+    flush_then_release(state::execute_mut(WriteOp::Mmap { pid, at: req.at, len, prot, kind }))
 }
 
 fn sys_madvise(t: &mut Thread, addr: u64, len: u64, advice: u32) -> KResult<u64> {
@@ -924,13 +899,7 @@ fn sys_rt_sigprocmask(t: &mut Thread, how: u32, set: u64, old: u64, sigsetsize: 
     let prev = t.sigmask;
     if set != 0 {
         let s = uaccess::read_u64(t.pid, set)?;
-        let unblockable = (1u64 << (SIGKILL - 1)) | (1u64 << (SIGSTOP - 1));
-        t.sigmask = match how {
-            0 => prev | s,
-            1 => prev & !s,
-            2 => s,
-            _ => return Err(Errno::EINVAL),
-        } & !unblockable;
+        t.sigmask = kstate::decode::sigprocmask(how, prev, s)?;
     }
     if old != 0 {
         uaccess::write_u64(t.pid, old, prev)?;
@@ -988,16 +957,14 @@ fn sys_sysinfo(t: &mut Thread, buf: u64) -> KResult<u64> {
 }
 
 fn clock_ns(clk: i32) -> KResult<u64> {
-    match clk {
-        CLOCK_REALTIME | CLOCK_REALTIME_COARSE | CLOCK_TAI | CLOCK_REALTIME_ALARM => Ok(time::realtime_ns()),
-        CLOCK_MONOTONIC | CLOCK_MONOTONIC_RAW | CLOCK_MONOTONIC_COARSE | CLOCK_BOOTTIME | CLOCK_BOOTTIME_ALARM => {
-            Ok(time::monotonic_ns())
-        }
+    use kstate::decode::Clock;
+    Ok(match kstate::decode::clock(clk)? {
+        Clock::Realtime => time::realtime_ns(),
+        Clock::Monotonic => time::monotonic_ns(),
         // One thread per process, never preempted for another process in
         // this issue: CPU time is approximated by time since boot.
-        CLOCK_PROCESS_CPUTIME_ID | CLOCK_THREAD_CPUTIME_ID => Ok(time::monotonic_ns()),
-        _ => Err(Errno::EINVAL),
-    }
+        Clock::Cpu => time::monotonic_ns(),
+    })
 }
 
 fn sys_nanosleep(t: &mut Thread, clk: i32, flags: u32, req: u64, rem: u64) -> KResult<u64> {
@@ -1049,14 +1016,10 @@ fn sys_poll(t: &mut Thread, fds: u64, nfds: u64, deadline: Option<u64>) -> KResu
             if p.fd < 0 {
                 continue;
             }
-            let want = p.events | POLLERR | POLLHUP;
             p.revents = match fd_info(t.pid, p.fd) {
                 Err(_) => POLLNVAL,
-                Ok(i) if is_console(&i) => {
-                    let readable = if console::available() > 0 { POLLIN | POLLRDNORM } else { 0 };
-                    (readable | POLLOUT | POLLWRNORM) & want
-                }
-                Ok(_) => (POLLIN | POLLRDNORM | POLLOUT | POLLWRNORM) & want,
+                Ok(i) if is_console(&i) => kstate::decode::poll_revents(p.events, console::available() > 0, true),
+                Ok(_) => kstate::decode::poll_revents(p.events, true, true),
             };
             if p.revents != 0 {
                 ready += 1;

@@ -31,6 +31,8 @@ extern crate alloc;
 #[cfg(test)]
 extern crate std;
 
+pub mod decode;
+
 use abi::errno::{Errno, KResult};
 use abi::flags::{AT_FDCWD, O_ACCMODE, O_APPEND, O_CLOEXEC, O_NONBLOCK, O_PATH, O_RDONLY, O_WRONLY};
 use alloc::collections::BTreeMap;
@@ -134,6 +136,21 @@ pub struct KernelState<M: FrameMemory + Clone> {
     next_file: FileId,
     mem: M,
     kernel_entries: Option<alloc::boxed::Box<[u64; 256]>>,
+    locality: Option<Locality>,
+}
+
+/// Lets the kernel keep a replica's allocations on its own NUMA node even
+/// when another node's core applies the log to it (flat combining and log
+/// garbage collection do that): `enter(node)` is called before a write
+/// operation is applied and returns a token given back to `exit` after.
+#[derive(Clone, Copy, Debug)]
+pub struct Locality {
+    /// NUMA node of this replica.
+    pub node: usize,
+    /// Called before applying an operation; returns what `exit` needs.
+    pub enter: fn(usize) -> usize,
+    /// Called after applying it.
+    pub exit: fn(usize),
 }
 
 /// How to satisfy a `read` after the offset moved ([`WriteOp::ReadAdvance`]).
@@ -343,7 +360,13 @@ impl<M: FrameMemory + Clone> KernelState<M> {
             next_file: 1,
             mem,
             kernel_entries: kernel_entries.map(alloc::boxed::Box::new),
+            locality: None,
         }
+    }
+
+    /// Install the allocation-locality hooks (see [`Locality`]).
+    pub fn set_locality(&mut self, l: Locality) {
+        self.locality = Some(l);
     }
 
     /// The file system.
@@ -793,7 +816,7 @@ impl<M: FrameMemory + Clone> KernelState<M> {
                 self.set_cwd(pid, ino)
             }
             W::Fchdir { pid, fd } => {
-                let ino = self.fd_inode(pid, fd).map_err(|_| Errno::ENOTDIR)?;
+                let ino = self.fd_inode(pid, fd).map_err(|e| if e == Errno::EINVAL { Errno::ENOTDIR } else { e })?;
                 if !self.is_dir(ino) {
                     return Err(Errno::ENOTDIR);
                 }
@@ -1040,7 +1063,15 @@ impl<M: FrameMemory + Clone> nr::Dispatch for KernelState<M> {
     }
 
     fn dispatch_mut(&mut self, op: WriteOp) -> KResult<Resp> {
-        self.apply(op)
+        match self.locality {
+            Some(l) => {
+                let token = (l.enter)(l.node);
+                let r = self.apply(op);
+                (l.exit)(token);
+                r
+            }
+            None => self.apply(op),
+        }
     }
 }
 
