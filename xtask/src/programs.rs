@@ -55,9 +55,11 @@ pub fn build(src: &str, tc: Toolchain) -> Result<PathBuf, String> {
     } else {
         stem
     };
-    let dir = crate::target_dir().join("programs");
+    // One folder per toolchain, so the binary has the same name as in the
+    // guest (programs may print their own name).
+    let dir = crate::target_dir().join("programs").join(tc.tag());
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-    let out = dir.join(format!("{stem}-{}", tc.tag()));
+    let out = dir.join(&stem);
     let newer = |a: &Path, b: &Path| {
         let m = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
         matches!((m(a), m(b)), (Some(x), Some(y)) if x >= y)

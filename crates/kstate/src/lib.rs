@@ -34,7 +34,7 @@ extern crate std;
 pub mod decode;
 
 use abi::errno::{Errno, KResult};
-use abi::flags::{AT_FDCWD, O_ACCMODE, O_APPEND, O_CLOEXEC, O_NONBLOCK, O_PATH, O_RDONLY, O_WRONLY};
+use abi::flags::{AT_FDCWD, O_ACCMODE, O_APPEND, O_CLOEXEC, O_NONBLOCK, O_PATH, O_RDONLY};
 use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -388,6 +388,8 @@ impl<M: FrameMemory + Clone> KernelState<M> {
     pub fn state_hash(&self) -> u64 {
         let mut h = Hasher::new();
         h.u64(self.fs.state_hash());
+        h.u64(u64::from(self.next_pid));
+        h.u64(self.next_file);
         for (pid, p) in &self.procs {
             h.u64(u64::from(*pid));
             h.u64(u64::from(p.ppid));
@@ -560,6 +562,8 @@ impl<M: FrameMemory + Clone> KernelState<M> {
                 let pid = self.next_pid;
                 self.next_pid += 1;
                 let (pgid, sid) = if parent == 0 { (pid, pid) } else { (pgid, sid) };
+                // The working directory stays usable (statable) even if removed.
+                self.fs.pin(cwd);
                 self.procs.insert(pid, Process {
                     pid, ppid: parent, pgid, sid, cwd, umask,
                     fds: BTreeMap::new(), vm: Some(vm), exe, exit_status: None,
@@ -567,6 +571,7 @@ impl<M: FrameMemory + Clone> KernelState<M> {
                 Ok(Resp::Pid(pid))
             }
             W::ResetVm { pid, exe } => {
+                self.proc(pid)?;
                 let fresh = self.new_vm()?;
                 let p = self.proc_mut(pid)?;
                 p.exe = exe;
@@ -578,6 +583,8 @@ impl<M: FrameMemory + Clone> KernelState<M> {
                 let p = self.proc_mut(pid)?;
                 p.exit_status = Some(status);
                 let vm = p.vm.take();
+                let cwd = p.cwd;
+                self.fs.unpin(cwd);
                 self.close_all(pid, false);
                 Ok(Resp::Frames(vm.map(|vm| vm.destroy().1).unwrap_or_default()))
             }
@@ -610,10 +617,10 @@ impl<M: FrameMemory + Clone> KernelState<M> {
                 Ok(Resp::Unit)
             }
             W::Dup { pid, fd, min, cloexec } => {
+                let e = self.fd_entry(pid, fd)?;
                 if !(0..MAX_FDS).contains(&min) {
                     return Err(Errno::EINVAL);
                 }
-                let e = self.fd_entry(pid, fd)?;
                 let new = self.alloc_fd(pid, min)?;
                 self.install(pid, new, e.file, cloexec)?;
                 Ok(Resp::Fd(new))
@@ -635,7 +642,10 @@ impl<M: FrameMemory + Clone> KernelState<M> {
                 Ok(Resp::Unit)
             }
             W::SetStatusFlags { pid, fd, flags } => {
-                let (id, _) = self.file(pid, fd)?;
+                let (id, f) = self.file(pid, fd)?;
+                if f.flags & O_PATH != 0 {
+                    return Err(Errno::EBADF);
+                }
                 let f = self.files.get_mut(&id).ok_or(Errno::EBADF)?;
                 let changeable = O_APPEND | O_NONBLOCK;
                 f.flags = (f.flags & !changeable) | (flags & changeable);
@@ -679,7 +689,7 @@ impl<M: FrameMemory + Clone> KernelState<M> {
             }
             W::ReadAdvance { pid, fd, len } => {
                 let (id, f) = self.file(pid, fd)?;
-                if f.flags & O_ACCMODE == O_WRONLY || f.flags & O_PATH != 0 {
+                if !can_read(f.flags) {
                     return Err(Errno::EBADF);
                 }
                 let len = len.min(MAX_IO);
@@ -720,11 +730,16 @@ impl<M: FrameMemory + Clone> KernelState<M> {
                 if offset > i64::MAX as u64 {
                     return Err(Errno::EINVAL);
                 }
+                // Linux: with O_APPEND, pwrite appends whatever the offset.
+                let offset = if f.flags & O_APPEND != 0 { self.fs.stat(ino)?.size } else { offset };
                 let n = self.fs.write(ino, offset, &data, now)?;
                 Ok(Resp::Val(n as u64))
             }
             W::Getdents { pid, fd, bufsize } => {
                 let (id, f) = self.file(pid, fd)?;
+                if f.flags & O_PATH != 0 {
+                    return Err(Errno::EBADF);
+                }
                 let FileObj::Inode(ino) = f.obj else { return Err(Errno::ENOTDIR) };
                 if !self.is_dir(ino) {
                     return Err(Errno::ENOTDIR);
@@ -797,8 +812,11 @@ impl<M: FrameMemory + Clone> KernelState<M> {
             }
             W::Ftruncate { pid, fd, len, now } => {
                 let (_, f) = self.file(pid, fd)?;
+                if f.flags & O_PATH != 0 {
+                    return Err(Errno::EBADF);
+                }
                 let FileObj::Inode(ino) = f.obj else { return Err(Errno::EINVAL) };
-                if f.flags & O_ACCMODE == O_RDONLY || f.flags & O_PATH != 0 || len > i64::MAX as u64 {
+                if !can_write(f.flags) || len > i64::MAX as u64 {
                     return Err(Errno::EINVAL);
                 }
                 if self.fs.stat(ino)?.mode & abi::flags::S_IFMT != abi::flags::S_IFREG {
@@ -896,12 +914,15 @@ impl<M: FrameMemory + Clone> KernelState<M> {
     }
 
     fn set_cwd(&mut self, pid: Pid, ino: Ino) -> KResult<Resp> {
-        self.proc_mut(pid)?.cwd = ino;
+        let p = self.proc_mut(pid)?;
+        let old = core::mem::replace(&mut p.cwd, ino);
+        self.fs.pin(ino);
+        self.fs.unpin(old);
         Ok(Resp::Unit)
     }
 
     fn writable_inode(&self, f: &OpenFile) -> KResult<Ino> {
-        if f.flags & O_ACCMODE == O_RDONLY || f.flags & O_PATH != 0 {
+        if !can_write(f.flags) {
             return Err(Errno::EBADF);
         }
         match f.obj {
@@ -977,7 +998,7 @@ impl<M: FrameMemory + Clone> KernelState<M> {
             R::ReadInode { ino, offset, len } => Ok(Resp::Bytes(self.read_inode(ino, offset, len)?)),
             R::ReadAt { pid, fd, offset, len } => {
                 let (_, f) = self.file(pid, fd)?;
-                if f.flags & O_ACCMODE == O_WRONLY || f.flags & O_PATH != 0 {
+                if !can_read(f.flags) {
                     return Err(Errno::EBADF);
                 }
                 if offset > i64::MAX as u64 {
@@ -1039,6 +1060,16 @@ impl<M: FrameMemory + Clone> KernelState<M> {
         buf.truncate(got);
         Ok(buf)
     }
+}
+
+/// Whether an open file's flags allow reading.
+fn can_read(flags: u32) -> bool {
+    flags & O_PATH == 0 && matches!(flags & O_ACCMODE, 0 | 2)
+}
+
+/// Whether an open file's flags allow writing.
+fn can_write(flags: u32) -> bool {
+    flags & O_PATH == 0 && matches!(flags & O_ACCMODE, 1 | 2)
 }
 
 fn file_type(mode: u32) -> FileType {

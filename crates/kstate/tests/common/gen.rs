@@ -16,6 +16,8 @@ use super::{now, Rng};
 
 const PAGE: u64 = 4096;
 const NAMES: &[&str] = &["a", "b", "c", "d", "d/x", "d/y", "e", "e/f", "e/f/g", "ln", "d/z", "e/h"];
+const FILES: &[&str] = &["a", "b", "c", "d/x", "d/y", "e/f/g", "e/h", "e/f/i"];
+const DIRS: &[&str] = &["d", "e", "e/f", "d/z"];
 
 /// Tag of the frames an actor hands out: frames of actor `tag` are
 /// `frame_base(tag) + k * 4096`.
@@ -36,6 +38,12 @@ pub struct Gen {
     pub maps: Vec<(Pid, u64, u64)>,
     pub brk_base: Vec<(Pid, u64)>,
     pub next_frame: u64,
+    /// Descriptors returned by open/dup (possibly closed since).
+    pub fds: Vec<(Pid, i32)>,
+    /// Directory descriptors.
+    pub dirfds: Vec<(Pid, i32)>,
+    /// Descriptors opened for writing.
+    pub wfds: Vec<(Pid, i32)>,
     pub t: i64,
     /// Whether ResetVm / Spawn of children are generated.
     pub lifecycle: bool,
@@ -52,6 +60,9 @@ impl Gen {
             maps: Vec::new(),
             brk_base: Vec::new(),
             next_frame: frame_base(tag),
+            fds: Vec::new(),
+            dirfds: Vec::new(),
+            wfds: Vec::new(),
             t: 0,
             lifecycle: true,
         }
@@ -71,10 +82,12 @@ impl Gen {
     pub fn setup(&mut self) -> Vec<WriteOp> {
         let pid = self.pids[0];
         let t = self.now();
-        vec![
-            WriteOp::Mkdir { pid, dirfd: AT_FDCWD, path: self.root.clone().into_bytes(), mode: 0o755, now: t },
-            WriteOp::SetBrkStart { pid, addr: 0x1000_0000 },
-        ]
+        let mut v = vec![WriteOp::Mkdir { pid, dirfd: AT_FDCWD, path: self.root.clone().into_bytes(), mode: 0o755, now: t }];
+        for d in &DIRS[..3] {
+            v.push(WriteOp::Mkdir { pid, dirfd: AT_FDCWD, path: format!("{}/{d}", self.root).into_bytes(), mode: 0o755, now: t });
+        }
+        v.push(WriteOp::SetBrkStart { pid, addr: 0x1000_0000 });
+        v
     }
 
     fn pid(&mut self) -> Pid {
@@ -88,7 +101,21 @@ impl Gen {
 
     fn path(&mut self) -> Vec<u8> {
         let n = *self.rng.pick(NAMES);
-        if self.rng.chance(10) {
+        self.path_in(n)
+    }
+
+    fn file_path(&mut self) -> Vec<u8> {
+        let n = if self.rng.chance(80) { *self.rng.pick(FILES) } else { *self.rng.pick(NAMES) };
+        self.path_in(n)
+    }
+
+    fn dir_path(&mut self) -> Vec<u8> {
+        let n = if self.rng.chance(80) { *self.rng.pick(DIRS) } else { *self.rng.pick(NAMES) };
+        self.path_in(n)
+    }
+
+    fn path_in(&mut self, n: &str) -> Vec<u8> {
+        if self.rng.chance(5) {
             return format!("{}/nope/{n}", self.root).into_bytes();
         }
         format!("{}/{n}", self.root).into_bytes()
@@ -97,6 +124,9 @@ impl Gen {
     fn fd(&mut self) -> i32 {
         if self.rng.chance(3) {
             return [-1, 1023, 1024][self.rng.below(3) as usize];
+        }
+        if !self.fds.is_empty() && self.rng.chance(80) {
+            return self.rng.pick(&self.fds).1;
         }
         self.rng.below(8) as i32
     }
@@ -113,6 +143,11 @@ impl Gen {
 
     /// An address near something the process has mapped.
     fn addr(&mut self, pid: Pid) -> u64 {
+        if self.rng.chance(25) {
+            if let Some(&(_, base)) = self.brk_base.iter().find(|b| b.0 == pid) {
+                return base + self.rng.below(24) * PAGE;
+            }
+        }
         let mine: Vec<(u64, u64)> = self.maps.iter().filter(|m| m.0 == pid).map(|m| (m.1, m.2)).collect();
         if mine.is_empty() || self.rng.chance(8) {
             return match self.rng.below(4) {
@@ -157,13 +192,18 @@ impl Gen {
         let r = self.rng.below(1000);
         match r {
             0..=79 => {
-                let mut flags = *self.rng.pick(&[O_RDONLY, O_WRONLY, O_RDWR, O_RDWR]);
-                for f in [O_CREAT, O_CREAT, O_TRUNC, O_APPEND, O_CLOEXEC, O_EXCL, O_DIRECTORY] {
-                    if self.rng.chance(20) {
+                let dir = self.rng.chance(15);
+                let mut flags = if dir {
+                    O_RDONLY | O_DIRECTORY
+                } else {
+                    *self.rng.pick(&[O_RDONLY, O_WRONLY, O_RDWR, O_RDWR])
+                };
+                for (f, pct) in [(O_CREAT, 50), (O_TRUNC, 10), (O_APPEND, 15), (O_CLOEXEC, 20), (O_EXCL, 5), (O_DIRECTORY, 3)] {
+                    if self.rng.chance(pct) {
                         flags |= f;
                     }
                 }
-                let path = self.path();
+                let path = if dir { self.dir_path() } else { self.file_path() };
                 let t = self.now();
                 WriteOp::Open { pid, dirfd: AT_FDCWD, path, flags, mode: 0o644, now: t }
             }
@@ -183,7 +223,7 @@ impl Gen {
                 WriteOp::Close { pid, fd }
             }
             130..=199 => {
-                let fd = self.fd();
+                let fd = if !self.wfds.is_empty() && self.rng.chance(60) { self.rng.pick(&self.wfds).1 } else { self.fd() };
                 let data = self.data();
                 let t = self.now();
                 if self.rng.chance(25) {
@@ -227,36 +267,39 @@ impl Gen {
                 WriteOp::SetStatusFlags { pid, fd, flags }
             }
             315..=334 => {
-                let fd = self.fd();
+                let fd = if !self.dirfds.is_empty() && self.rng.chance(80) { self.rng.pick(&self.dirfds).1 } else { self.fd() };
                 let bufsize = self.rng.below(200);
                 WriteOp::Getdents { pid, fd, bufsize }
             }
             335..=364 => {
-                let path = self.path();
+                let path = self.dir_path();
                 let t = self.now();
                 WriteOp::Mkdir { pid, dirfd: AT_FDCWD, path, mode: 0o755, now: t }
             }
             365..=394 => {
-                let path = self.path();
+                let rmdir = self.rng.chance(30);
+                let path = if rmdir { self.dir_path() } else { self.file_path() };
                 let t = self.now();
-                let rmdir = self.rng.chance(40);
                 WriteOp::Unlink { pid, dirfd: AT_FDCWD, path, rmdir, now: t }
             }
             395..=424 => {
-                let old = self.path();
-                let new = self.path();
+                let (old, new) = if self.rng.chance(70) {
+                    (self.file_path(), self.file_path())
+                } else {
+                    (self.path(), self.path())
+                };
                 let t = self.now();
                 WriteOp::Rename { pid, olddirfd: AT_FDCWD, old, newdirfd: AT_FDCWD, new, now: t }
             }
             425..=434 => {
-                let old = self.path();
-                let new = self.path();
+                let old = self.file_path();
+                let new = self.file_path();
                 let t = self.now();
                 WriteOp::Link { pid, olddirfd: AT_FDCWD, old, newdirfd: AT_FDCWD, new, now: t }
             }
             435..=444 => {
                 let target = (*self.rng.pick(NAMES)).as_bytes().to_vec();
-                let path = self.path();
+                let path = self.file_path();
                 let t = self.now();
                 WriteOp::Symlink { pid, target, dirfd: AT_FDCWD, path, now: t }
             }
@@ -282,7 +325,7 @@ impl Gen {
                 if self.rng.chance(50) {
                     WriteOp::Chdir { pid, dirfd: AT_FDCWD, path }
                 } else {
-                    let fd = self.fd();
+                    let fd = if !self.dirfds.is_empty() && self.rng.chance(70) { self.rng.pick(&self.dirfds).1 } else { self.fd() };
                     WriteOp::Fchdir { pid, fd }
                 }
             }
@@ -382,7 +425,7 @@ impl Gen {
             }
             _ => {
                 let t = self.now();
-                let path = self.path();
+                let path = self.file_path();
                 let mode = *self.rng.pick(&[0o100644, 0o020666, 0o010600, 0o040755]);
                 WriteOp::Mknod { pid, dirfd: AT_FDCWD, path, mode, rdev: kstate::dev::NULL, now: t }
             }
@@ -394,6 +437,25 @@ impl Gen {
         match (op, r) {
             (WriteOp::Spawn { .. }, Ok(Resp::Pid(p))) => {
                 self.pids.push(*p);
+            }
+            (WriteOp::Open { pid, flags, .. }, Ok(Resp::Fd(fd))) if flags & O_DIRECTORY != 0 => {
+                self.dirfds.push((*pid, *fd));
+                if self.dirfds.len() > 6 {
+                    self.dirfds.remove(0);
+                }
+            }
+            (WriteOp::Open { pid, flags, .. }, Ok(Resp::Fd(fd))) if flags & 3 != O_RDONLY => {
+                self.wfds.push((*pid, *fd));
+                if self.wfds.len() > 6 {
+                    self.wfds.remove(0);
+                }
+                self.fds.push((*pid, *fd));
+            }
+            (WriteOp::Open { pid, .. } | WriteOp::Dup { pid, .. } | WriteOp::Dup2 { pid, .. } | WriteOp::OpenBuffer { pid, .. }, Ok(Resp::Fd(fd))) => {
+                self.fds.push((*pid, *fd));
+                if self.fds.len() > 12 {
+                    self.fds.remove(0);
+                }
             }
             (WriteOp::Mmap { pid, len, .. }, Ok(Resp::Mapped(a, _))) => {
                 self.maps.push((*pid, *a, *len));

@@ -1,0 +1,236 @@
+//! Data-frame accounting: every frame handed to `Populate` (and installed)
+//! comes back exactly once, through the `Frames`/`Mapped` responses of
+//! Munmap, Mmap(Fixed), Brk (shrink), Discard, ResetVm and Exit, and is
+//! mapped until then.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use abi::errno::{Errno, KResult};
+use common::gen::Gen;
+use common::*;
+use kstate::{Access, FaultDecision, KernelState, MapAt, Populated, ReadOp, Resp, VmaKind, WriteOp};
+use memfs::Fs;
+use nr::{NodeReplicated, ThreadToken};
+
+const PAGE: u64 = 4096;
+
+/// One replica plus the frame ledger.
+struct Ledger {
+    nr: NodeReplicated<KS>,
+    mem: SharedMem,
+    tok: ThreadToken,
+    /// Frames the state holds now.
+    owned: BTreeSet<u64>,
+    /// Every frame ever installed.
+    given: BTreeSet<u64>,
+    /// Every frame ever returned.
+    returned: BTreeSet<u64>,
+    /// Frames refused by Populate (the caller keeps them).
+    refused: BTreeSet<u64>,
+    ops: usize,
+}
+
+impl Ledger {
+    fn new() -> Self {
+        let mem = SharedMem::new(0x40_0000_0000);
+        let m = mem.clone();
+        let nr = NodeReplicated::new(1, 64, 2, move |_| KernelState::new(Fs::new(T0), m.clone(), None));
+        let tok = nr.register(0).unwrap();
+        Ledger { nr, mem, tok, owned: BTreeSet::new(), given: BTreeSet::new(), returned: BTreeSet::new(), refused: BTreeSet::new(), ops: 0 }
+    }
+
+    fn run(&mut self, op: WriteOp) -> KResult<Resp> {
+        self.ops += 1;
+        let r = self.nr.execute_mut(op.clone(), self.tok);
+        match (&op, &r) {
+            (WriteOp::Populate { pages, .. }, Ok(Resp::Populated(v))) => {
+                assert_eq!(pages.len(), v.len());
+                for (&(va, frame), res) in pages.iter().zip(v) {
+                    if *res == Ok(Populated::Installed) {
+                        assert!(self.given.insert(frame), "frame {frame:#x} installed twice");
+                        self.owned.insert(frame);
+                    } else {
+                        assert!(!self.given.contains(&frame));
+                        self.refused.insert(frame);
+                        let _ = va;
+                    }
+                }
+            }
+            (WriteOp::Populate { .. }, Ok(other)) => panic!("Populate answered {other:?}"),
+            (_, Ok(Resp::Frames(f) | Resp::Mapped(_, f))) => {
+                for &frame in f {
+                    assert!(!self.refused.contains(&frame), "{op:?} returned refused frame {frame:#x}");
+                    assert!(self.returned.insert(frame), "{op:?} returned {frame:#x} a second time");
+                    assert!(self.owned.remove(&frame), "{op:?} returned {frame:#x}, which was never installed");
+                }
+            }
+            _ => {}
+        }
+        self.check(&op, &r);
+        r
+    }
+
+    /// The frames mapped by all address spaces are exactly the owned ones.
+    fn check(&self, op: &WriteOp, r: &KResult<Resp>) {
+        self.nr.with_data(0, |d| {
+            let mut resident = Vec::new();
+            for pid in 1..=5000u32 {
+                if let Some(p) = d.process(pid) {
+                    if let Some(vm) = &p.vm {
+                        resident.extend(vm.resident_pages().map(|(_, f)| f));
+                    }
+                }
+            }
+            let set: BTreeSet<u64> = resident.iter().copied().collect();
+            assert_eq!(set.len(), resident.len(), "after {op:?}: a frame is mapped twice");
+            if set != self.owned {
+                let leaked: Vec<_> = self.owned.difference(&set).map(|f| format!("{f:#x}")).collect();
+                let extra: Vec<_> = set.difference(&self.owned).map(|f| format!("{f:#x}")).collect();
+                panic!("after op #{} {op:?} = {r:?}: dropped without being returned {leaked:?}; still mapped although returned/unknown {extra:?}", self.ops);
+            }
+        });
+    }
+
+    fn pid(&mut self) -> u32 {
+        as_pid(self.run(WriteOp::Spawn { parent: 0, exe: vec![] }))
+    }
+
+    fn populate(&mut self, pid: u32, pages: &[(u64, u64)]) -> Vec<KResult<Populated>> {
+        match self.run(WriteOp::Populate { pid, pages: pages.to_vec() }) {
+            Ok(Resp::Populated(v)) => v,
+            o => panic!("{o:?}"),
+        }
+    }
+
+    fn mmap(&mut self, pid: u32, at: MapAt, len: u64, prot: u32, kind: VmaKind) -> KResult<(u64, Vec<u64>)> {
+        self.run(WriteOp::Mmap { pid, at, len, prot, kind }).map(|r| match r {
+            Resp::Mapped(a, f) => (a, f),
+            o => panic!("{o:?}"),
+        })
+    }
+}
+
+fn sorted(mut v: Vec<u64>) -> Vec<u64> {
+    v.sort_unstable();
+    v
+}
+
+#[test]
+fn every_release_path_returns_frames_once() {
+    let mut l = Ledger::new();
+    let pid = l.pid();
+    let installed = Ok(Populated::Installed);
+
+    // munmap of part of a VMA (split), then of the rest.
+    let (a, _) = l.mmap(pid, MapAt::Any, 8 * PAGE, 3, VmaKind::Anon).unwrap();
+    let f: Vec<(u64, u64)> = (0..8).map(|i| (a + i * PAGE, 0x100_0000 + i * PAGE)).collect();
+    assert!(l.populate(pid, &f).iter().all(|r| *r == installed));
+    assert_eq!(as_frames(l.run(WriteOp::Munmap { pid, start: a + 2 * PAGE, len: 3 * PAGE })), vec![0x100_2000, 0x100_3000, 0x100_4000]);
+    // Unaligned munmap fails and keeps everything.
+    assert_eq!(err(l.run(WriteOp::Munmap { pid, start: a + 1, len: PAGE })), Errno::EINVAL);
+    assert_eq!(err(l.run(WriteOp::Munmap { pid, start: a, len: 0 })), Errno::EINVAL);
+    // PROT_NONE pages keep their frame in a non-present leaf: still returned.
+    as_unit(l.run(WriteOp::Mprotect { pid, start: a, len: 2 * PAGE, prot: 0 }));
+    assert!(matches!(l.run_read(ReadOp::Translate { pid, va: a }), Ok(Resp::Translation(None))));
+    assert_eq!(sorted(as_frames(l.run(WriteOp::Munmap { pid, start: a, len: 8 * PAGE }))), vec![0x100_0000, 0x100_1000, 0x100_5000, 0x100_6000, 0x100_7000]);
+
+    // Populate of a present page: AlreadyPresent, the caller keeps the frame.
+    let (b, _) = l.mmap(pid, MapAt::Any, 2 * PAGE, 3, VmaKind::Anon).unwrap();
+    assert_eq!(l.populate(pid, &[(b, 0x200_0000), (b + 7, 0x200_1000), (b + PAGE, 0x200_2000)]), vec![installed, Ok(Populated::AlreadyPresent), installed]);
+    // Outside any VMA: EFAULT per page, nothing taken; bad frame: EINVAL.
+    assert_eq!(l.populate(pid, &[(0x1000_0000_0000, 0x200_3000)]), vec![Err(Errno::EFAULT)]);
+    assert_eq!(l.populate(pid, &[(b, 0x200_4001)]), vec![Err(Errno::EINVAL)]);
+    // MAP_FIXED_NOREPLACE over it fails and releases nothing.
+    assert_eq!(l.mmap(pid, MapAt::FixedNoReplace(b), PAGE, 3, VmaKind::Anon), Err(Errno::EEXIST));
+    // MAP_FIXED over it releases the old frames.
+    let (b2, rel) = l.mmap(pid, MapAt::Fixed(b), 3 * PAGE, 1, VmaKind::Anon).unwrap();
+    assert_eq!(b2, b);
+    assert_eq!(rel, vec![0x200_0000, 0x200_2000]);
+
+    // Discard (MADV_DONTNEED): frames come back, the mapping stays.
+    let (c, _) = l.mmap(pid, MapAt::Any, 4 * PAGE, 3, VmaKind::File { ino: 9, offset: 0 }).unwrap();
+    assert!(l.populate(pid, &[(c, 0x300_0000), (c + PAGE, 0x300_1000), (c + 3 * PAGE, 0x300_3000)]).iter().all(|r| *r == installed));
+    assert_eq!(as_frames(l.run(WriteOp::Discard { pid, start: c + PAGE, len: 3 * PAGE })), vec![0x300_1000, 0x300_3000]);
+    let read = Access { write: false, exec: false, user: true };
+    match l.run_read(ReadOp::Fault { pid, va: c + 3 * PAGE, access: read }) {
+        Ok(Resp::Fault(FaultDecision::NeedsFrame { zero: false, file: Some((9, off)) })) => assert_eq!(off, 3 * PAGE, "file offset kept"),
+        o => panic!("{o:?}"),
+    }
+    assert!(matches!(l.run_read(ReadOp::Fault { pid, va: c, access: read }), Ok(Resp::Fault(FaultDecision::Spurious))));
+    // Discard of nothing mapped: nothing.
+    assert_eq!(as_frames(l.run(WriteOp::Discard { pid, start: 0x2000_0000, len: PAGE })), Vec::<u64>::new());
+
+    // brk: growing releases nothing, shrinking releases the pages above the new break.
+    as_unit(l.run(WriteOp::SetBrkStart { pid, addr: 0x50_0000 }));
+    assert_eq!(as_mapped(l.run(WriteOp::Brk { pid, addr: 0x50_4000 })), (0x50_4000, vec![]));
+    assert!(l.populate(pid, &[(0x50_0000, 0x400_0000), (0x50_1000, 0x400_1000), (0x50_3fff, 0x400_3000)]).iter().all(|r| *r == installed));
+    assert_eq!(as_mapped(l.run(WriteOp::Brk { pid, addr: 0x50_1800 })), (0x50_1800, vec![0x400_3000]), "the partial page stays");
+    assert_eq!(as_mapped(l.run(WriteOp::Brk { pid, addr: 0x40_0000 })), (0x50_1800, vec![]), "below the start: unchanged");
+    assert_eq!(as_mapped(l.run(WriteOp::Brk { pid, addr: 0x50_0000 })), (0x50_0000, vec![0x400_0000, 0x400_1000]));
+
+    // exec: all remaining frames of the old image.
+    let (d, _) = l.mmap(pid, MapAt::Any, PAGE, 7, VmaKind::Stack).unwrap();
+    assert!(l.populate(pid, &[(d, 0x500_0000)]).iter().all(|r| *r == installed));
+    let mut expect: Vec<u64> = l.owned.iter().copied().collect();
+    assert_eq!(sorted(as_frames(l.run(WriteOp::ResetVm { pid, exe: vec![] }))), expect);
+    assert!(l.owned.is_empty());
+
+    // exit: everything, including PROT_NONE pages.
+    let (e, _) = l.mmap(pid, MapAt::Any, 2 * PAGE, 3, VmaKind::Anon).unwrap();
+    assert!(l.populate(pid, &[(e, 0x600_0000), (e + PAGE, 0x600_1000)]).iter().all(|r| *r == installed));
+    as_unit(l.run(WriteOp::Mprotect { pid, start: e, len: PAGE, prot: 0 }));
+    expect = l.owned.iter().copied().collect();
+    assert_eq!(sorted(as_frames(l.run(WriteOp::Exit { pid, status: 0 }))), expect);
+    assert!(l.owned.is_empty());
+    assert_eq!(l.mem.live_tables(), 0, "all page tables freed");
+    // A zombie has nothing left to return.
+    assert_eq!(err(l.run(WriteOp::Exit { pid, status: 0 })), Errno::ESRCH);
+    assert_eq!(err(l.run(WriteOp::ResetVm { pid, exe: vec![] })), Errno::ESRCH);
+    as_val(l.run(WriteOp::Reap { pid }));
+}
+
+impl Ledger {
+    fn run_read(&self, op: ReadOp) -> KResult<Resp> {
+        self.nr.execute(op, self.tok)
+    }
+}
+
+/// Random sequences from several actors (mmap/munmap/mprotect/populate/
+/// brk/discard/exec/exit/spawn mixed with file-system traffic): the ledger
+/// and the resident pages agree after every op, and after every process
+/// exited every installed frame has come back exactly once.
+#[test]
+fn random_sequences_return_every_frame_exactly_once() {
+    for seed in 1..=4u64 {
+        let mut l = Ledger::new();
+        let mut rng = Rng(seed * 7919);
+        let mut gens: Vec<Gen> = (0..3).map(|t| Gen::new(t, seed, &format!("/m{t}"))).collect();
+        for g in &mut gens {
+            let op = g.spawn_main();
+            let r = l.run(op.clone());
+            g.observe(&op, &r);
+            for op in g.setup() {
+                let r = l.run(op.clone());
+                g.observe(&op, &r);
+            }
+        }
+        for _ in 0..1200 {
+            let g = &mut gens[rng.below(3) as usize];
+            let op = g.next();
+            let r = l.run(op.clone());
+            g.observe(&op, &r);
+        }
+        for g in &gens {
+            for op in g.teardown() {
+                let _ = l.run(op);
+            }
+        }
+        assert!(l.given.len() > 300, "seed {seed}: only {} frames installed", l.given.len());
+        assert!(l.owned.is_empty(), "seed {seed}: frames never returned: {:x?}", l.owned);
+        assert_eq!(l.returned, l.given, "seed {seed}");
+        assert_eq!(l.mem.live_tables(), 0, "seed {seed}: page-table frames leaked");
+        l.nr.with_data(0, |d| assert_eq!(d.process_count(), 0));
+    }
+}
