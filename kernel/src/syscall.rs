@@ -325,6 +325,9 @@ fn call(t: &mut Thread, n: u64, a: [u64; 6]) -> KResult<u64> {
             rng::fill(&mut buf);
             uaccess::write(pid, a[0], &buf).map(|_| len as u64)
         }
+        // Restartable sequences are optional for libc (glibc falls back
+        // when the kernel lacks them): ENOSYS without a warning.
+        nr::RSEQ => Err(Errno::ENOSYS),
         _ => enosys(n),
     }
 }
