@@ -200,3 +200,8 @@ pub fn pgrp() -> i32 {
 pub fn set_pgrp(p: i32) {
     with(|t| t.pgrp = p)
 }
+
+/// Whether console input arrived since the last call (wakes readers).
+pub fn input_arrived() -> bool {
+    serial::input_arrived()
+}

@@ -123,7 +123,8 @@ without --cmd, /bin/sh runs if present: busybox is added automatically when
 the host has Debian's busybox-static.)
 ";
 
-/// Start user space: returns the exit status of process 1.
+/// Start user space: process 1 and the schedulers of every core. Returns
+/// only when there is no program to run (with the status to power off with).
 pub fn run(initrd: &[u8]) -> i32 {
     crate::syscall::TRACE.store(crate::cmdline().flag("strace"), core::sync::atomic::Ordering::Relaxed);
     let fs = build_fs(initrd);
@@ -155,7 +156,9 @@ pub fn run(initrd: &[u8]) -> i32 {
     match process::exec(pid, &path, &argv, &envp) {
         Ok(ctx) => {
             log::info!("starting process 1: {}", String::from_utf8_lossy(&argv.join(&b' ')));
-            process::run(Thread::new(pid, ctx))
+            crate::sched::spawn(alloc::boxed::Box::new(Thread::new(pid, ctx)));
+            crate::sched::start();
+            crate::sched::run_core()
         }
         Err(e) => {
             let msg = alloc::format!("init: cannot execute {}: {}\n", String::from_utf8_lossy(&path), e.errno.name());

@@ -32,6 +32,7 @@ pub mod mem;
 mod process;
 mod procfs;
 mod rng;
+mod sched;
 mod state;
 mod syscall;
 mod time;
@@ -185,7 +186,7 @@ extern "C" fn bsp_continue(_: u64) -> ! {
             let (paddr, size) = INITRD.get().copied().unwrap_or((0, 0));
             let initrd = if size == 0 { &[][..] } else { arch::paging::phys_slice(paddr, size as usize) };
             let status = init::run(initrd);
-            log::info!("process 1 exited with status {status}; powering off");
+            log::info!("nothing to run; powering off");
             arch::exit::exit(status)
         }
     }
@@ -226,6 +227,9 @@ extern "C" fn ap_entry(core_id: u64) -> ! {
 pub fn idle_loop() -> ! {
     loop {
         smp::service_mailbox();
+        if sched::started() {
+            sched::run_core();
+        }
         cpu::idle_wait();
     }
 }

@@ -40,6 +40,14 @@ pub struct Thread {
     pub robust_list: u64,
     /// Thread name (`PR_SET_NAME`), NUL-padded.
     pub name: [u8; 16],
+    /// Core whose run queue it belongs to.
+    pub home: Option<usize>,
+    /// Deadline of an interrupted `nanosleep` being restarted.
+    pub sleep_deadline: Option<u64>,
+    /// Set by a system call that must wait (see `syscall::BLOCK`).
+    pub wait: Option<(crate::sched::WaitKey, u64)>,
+    /// Deadline of a `poll` being restarted (`Some(None)`: no timeout).
+    pub poll_deadline: Option<Option<u64>>,
 }
 
 impl Thread {
@@ -54,6 +62,10 @@ impl Thread {
             clear_child_tid: 0,
             robust_list: 0,
             name: [0; 16],
+            home: None,
+            sleep_deadline: None,
+            wait: None,
+            poll_deadline: None,
         }
     }
 }
@@ -62,9 +74,39 @@ impl Thread {
 pub enum Next {
     /// Return to user mode.
     Resume,
-    /// The process ended with this wait status (exit code or 128+signal for
-    /// the shell-style status).
+    /// The process ended with this Linux wait status.
     Exited(i32),
+    /// Wait for `key` (whose sequence number was `seq` before the check),
+    /// then restart the system call.
+    Block(crate::sched::WaitKey, u64),
+    /// Sleep until this monotonic time, then restart the system call.
+    Sleep(u64),
+    /// Give the core to another thread, then continue.
+    Yield,
+}
+
+/// How a run of a thread on a core ended.
+pub enum Slice {
+    /// Still runnable: back into the run queue.
+    Requeue(Box<Thread>),
+    /// Parked in a wait queue or sleeping.
+    Parked,
+    /// Its process ended with this wait status.
+    Exited(Pid, i32),
+}
+
+/// Linux wait status of a normal exit.
+pub fn exit_status(code: i32) -> i32 {
+    (code & 0xff) << 8
+}
+
+/// Shell-style status of a wait status: the exit code, or 128 + signal.
+pub fn shell_status(wait: i32) -> i32 {
+    if wait & 0x7f == 0 {
+        (wait >> 8) & 0xff
+    } else {
+        128 + (wait & 0x7f)
+    }
 }
 
 fn frames_free(frames: Vec<u64>) {
@@ -123,6 +165,44 @@ pub fn populate_page(pid: Pid, va: u64, file: Option<(u64, u64)>) -> KResult<()>
             Err(e)
         }
     }
+}
+
+/// `fork`: copy the calling process (every resident page eagerly into a
+/// fresh frame) and start the child thread; returns the child's pid.
+pub fn fork(t: &Thread) -> KResult<Pid> {
+    let pages = match state::execute(ReadOp::ResidentPages { pid: t.pid })? {
+        Resp::Pages(p) => p,
+        _ => return Err(Errno::EINVAL),
+    };
+    let mut copies: Vec<(u64, u64)> = Vec::with_capacity(pages.len());
+    for &(va, src) in &pages {
+        match mem::alloc_frame() {
+            Some(f) => {
+                frame::copy(src, f);
+                copies.push((va, f));
+            }
+            None => {
+                frames_free(copies.into_iter().map(|c| c.1).collect());
+                return Err(Errno::ENOMEM);
+            }
+        }
+    }
+    let frames: Vec<u64> = copies.iter().map(|c| c.1).collect();
+    let child = match state::execute_mut(WriteOp::Fork { parent: t.pid, frames: copies }) {
+        Ok(Resp::Pid(p)) => p,
+        other => {
+            frames_free(frames);
+            return Err(other.err().unwrap_or(Errno::EINVAL));
+        }
+    };
+    let mut ctx = t.ctx.clone();
+    ctx.rax = 0;
+    let mut c = Box::new(Thread::new(child, ctx));
+    c.sigmask = t.sigmask;
+    c.sigactions = t.sigactions;
+    c.name = t.name;
+    crate::sched::spawn(c);
+    Ok(child)
 }
 
 /// Create a process (empty address space); returns its pid.
@@ -319,41 +399,118 @@ fn load(t: &mut Thread) -> bool {
     true
 }
 
-/// Run thread `t` until its process ends; returns the wait-style status
-/// (exit code, or 128 + signal number when killed).
-pub fn run(mut t: Thread) -> i32 {
+/// Signals whose default action is to ignore them.
+fn ignored_by_default(sig: i32) -> bool {
+    matches!(sig, 17 | 18 | 23 | 28) // SIGCHLD, SIGCONT, SIGURG, SIGWINCH
+}
+
+/// Act on pending signals before returning to user mode. Returns the wait
+/// status if one of them ends the process. (Handlers run in user mode are
+/// the next step; a signal with a handler installed is dropped here.)
+fn check_signals(t: &mut Thread) -> Option<i32> {
+    let Ok(Resp::Val(pending)) = state::execute(ReadOp::Pending { pid: t.pid }) else { return None };
+    if pending & !t.sigmask == 0 {
+        return None;
+    }
+    let Ok(Resp::Val(sigs)) = state::execute_mut(WriteOp::TakeSignals { pid: t.pid, mask: t.sigmask }) else { return None };
+    for sig in 1..=64i32 {
+        if sigs & (1u64 << (sig - 1)) == 0 {
+            continue;
+        }
+        let act = t.sigactions[sig as usize];
+        let fatal = sig == abi::flags::SIGKILL
+            || (act.handler == abi::flags::SIG_DFL && !ignored_by_default(sig));
+        if fatal {
+            log::debug!("pid {}: killed by signal {sig}", t.pid);
+            return Some(sig);
+        }
+    }
+    None
+}
+
+/// Run thread `t` on this core until it blocks, is preempted or its
+/// process ends.
+pub fn run_slice(mut t: Box<Thread>) -> Slice {
     loop {
+        if let Some(status) = check_signals(&mut t) {
+            exit_process(&t, status);
+            return Slice::Exited(t.pid, status);
+        }
         if !load(&mut t) {
-            return 128 + abi::flags::SIGKILL as i32;
+            return Slice::Exited(t.pid, abi::flags::SIGKILL);
         }
         let exit = user::enter(&mut t.ctx);
         let status = match exit {
-            Exit::Syscall => match syscall::dispatch(&mut t) {
-                Next::Resume => continue,
-                Next::Exited(s) => s,
-            },
-            Exit::Interrupt(_) => continue,
+            Exit::Syscall => {
+                let nr = t.ctx.rax;
+                match syscall::dispatch(&mut t) {
+                    Next::Resume => continue,
+                    Next::Exited(s) => {
+                        paging::load_root(0);
+                        return Slice::Exited(t.pid, s);
+                    }
+                    Next::Yield => {
+                        paging::load_root(0);
+                        return Slice::Requeue(t);
+                    }
+                    Next::Block(key, seq) => {
+                        restart(&mut t, nr);
+                        paging::load_root(0);
+                        crate::sched::park(key, seq, t);
+                        return Slice::Parked;
+                    }
+                    Next::Sleep(deadline) => {
+                        restart(&mut t, nr);
+                        t.sleep_deadline = Some(deadline);
+                        paging::load_root(0);
+                        crate::sched::sleep(deadline, t);
+                        return Slice::Parked;
+                    }
+                }
+            }
+            Exit::Interrupt(v) => {
+                if v == crate::arch::traps::VEC_TIMER && crate::sched::others_waiting() {
+                    paging::load_root(0);
+                    return Slice::Requeue(t);
+                }
+                continue;
+            }
             Exit::Exception { vector: 14, error_code, cr2 } => {
                 if handle_page_fault(t.pid, cr2, error_code) {
                     continue;
                 }
                 log::info!("pid {}: segmentation fault at {:#x} (rip {:#x}, error {:#x})", t.pid, cr2, t.ctx.rip, error_code);
-                128 + abi::flags::SIGSEGV as i32
+                abi::flags::SIGSEGV
             }
             Exit::Exception { vector, error_code, .. } => {
                 let sig = signal_of(vector);
                 log::info!("pid {}: CPU exception {} (error {:#x}) at rip {:#x}: signal {}", t.pid, vector, error_code, t.ctx.rip, sig);
-                128 + sig
+                sig
             }
         };
         exit_process(&t, status);
-        return status;
+        return Slice::Exited(t.pid, status);
     }
 }
 
-/// Tear down a process that ended with `status`.
+/// Make the thread re-execute system call `nr` when it next runs.
+fn restart(t: &mut Thread, nr: u64) {
+    t.ctx.rax = nr;
+    t.ctx.rip -= 2; // `syscall` is two bytes long
+}
+
+/// Tear down a process that ended with wait status `status`: wake its
+/// parent (and process 1, which inherits its children) and every pipe
+/// waiter (its descriptors are closed).
 pub fn exit_process(t: &Thread, status: i32) {
     // Leave its page tables before every replica frees them.
     paging::load_root(0);
+    let ppid = match state::execute(ReadOp::Proc { pid: t.pid }) {
+        Ok(Resp::Proc(p)) => p.ppid,
+        _ => 0,
+    };
     let _ = release(state::execute_mut(WriteOp::Exit { pid: t.pid, status }));
+    crate::sched::wake_pipes();
+    crate::sched::wake(crate::sched::WaitKey::Child(ppid));
+    crate::sched::wake(crate::sched::WaitKey::Child(1));
 }

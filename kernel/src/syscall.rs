@@ -12,6 +12,7 @@ use abi::sysno as nr;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, Ordering};
+use crate::sched::{self, WaitKey};
 use kstate::{dev, FileObj, FileType, ReadOp, ReadPlan, Resp, VmaKind, WriteOp};
 
 /// Log every system call (`strace` on the kernel command line).
@@ -50,7 +51,7 @@ pub fn dispatch(t: &mut Thread) -> Next {
     let c = &t.ctx;
     let (n, a) = (c.rax, [c.rdi, c.rsi, c.rdx, c.r10, c.r8, c.r9]);
     if n == nr::EXIT || n == nr::EXIT_GROUP {
-        let status = (a[0] & 0xff) as i32;
+        let status = process::exit_status(a[0] as i32);
         process::exit_process(t, status);
         return Next::Exited(status);
     }
@@ -76,10 +77,14 @@ pub fn dispatch(t: &mut Thread) -> Next {
     }
     let r = match result {
         Ok(v) => v,
-        Err(Errno(e)) if e == KILLED => {
-            let status = 128 + SIGINT;
-            process::exit_process(t, status);
-            return Next::Exited(status);
+        Err(Errno(BLOCK)) => match t.wait.take() {
+            Some((key, seq)) => return Next::Block(key, seq),
+            None => return Next::Yield,
+        },
+        Err(Errno(SLEEP)) => return Next::Sleep(t.sleep_deadline.unwrap_or(0)),
+        Err(Errno(YIELD)) => {
+            t.ctx.rax = 0;
+            return Next::Yield;
         }
         Err(e) => (-(e.0 as i64)) as u64,
     };
@@ -123,15 +128,26 @@ fn sys_execve(t: &mut Thread, n: u64, a: [u64; 6]) -> Next {
         }
         Err(e) => {
             log::info!("pid {pid}: execve failed after the old image was gone ({}): killed", e.errno.name());
-            let status = 128 + SIGSEGV;
+            let status = SIGSEGV;
             process::exit_process(t, status);
             Next::Exited(status)
         }
     }
 }
 
-/// Internal marker: the process was interrupted by ^C on the console.
-const KILLED: i32 = -1;
+/// Internal result: wait for `t.wait`, then restart the call.
+const BLOCK: i32 = -1;
+/// Internal result: sleep until `t.sleep_deadline`, then restart the call.
+const SLEEP: i32 = -2;
+/// Internal result: let other threads run, then return 0... (restarted).
+const YIELD: i32 = -3;
+
+/// Arrange for the thread to wait for `key` (sequence `seq` read before
+/// the check that failed).
+fn block(t: &mut Thread, key: WaitKey, seq: u64) -> Errno {
+    t.wait = Some((key, seq));
+    Errno(BLOCK)
+}
 
 fn path(t: &Thread, va: u64) -> KResult<Vec<u8>> {
     uaccess::read_path(t.pid, va)
@@ -153,7 +169,11 @@ fn call(t: &mut Thread, n: u64, a: [u64; 6]) -> KResult<u64> {
         nr::OPEN => sys_openat(t, AT_FDCWD, a[0], a[1] as u32, a[2] as u32),
         nr::CREAT => sys_openat(t, AT_FDCWD, a[0], O_CREAT | O_WRONLY | O_TRUNC, a[1] as u32),
         nr::OPENAT => sys_openat(t, fd_arg(a[0]), a[1], a[2] as u32, a[3] as u32),
-        nr::CLOSE => ok_unit(state::execute_mut(WriteOp::Close { pid, fd: fd_arg(a[0]) })),
+        nr::CLOSE => {
+            let r = ok_unit(state::execute_mut(WriteOp::Close { pid, fd: fd_arg(a[0]) }));
+            sched::wake_pipes();
+            r
+        }
         nr::LSEEK => val(state::execute_mut(WriteOp::Seek { pid, fd: fd_arg(a[0]), offset: a[1] as i64, whence: a[2] as u32 })),
         nr::STAT => sys_fstatat(t, AT_FDCWD, a[0], a[1], 0),
         nr::LSTAT => sys_fstatat(t, AT_FDCWD, a[0], a[1], AT_SYMLINK_NOFOLLOW),
@@ -203,13 +223,19 @@ fn call(t: &mut Thread, n: u64, a: [u64; 6]) -> KResult<u64> {
         }
         nr::FCHDIR => ok_unit(state::execute_mut(WriteOp::Fchdir { pid, fd: fd_arg(a[0]) })),
         nr::DUP => val(state::execute_mut(WriteOp::Dup { pid, fd: fd_arg(a[0]), min: 0, cloexec: false })),
-        nr::DUP2 => val(state::execute_mut(WriteOp::Dup2 { pid, old: fd_arg(a[0]), new: fd_arg(a[1]), cloexec: false })),
+        nr::DUP2 => {
+            let r = val(state::execute_mut(WriteOp::Dup2 { pid, old: fd_arg(a[0]), new: fd_arg(a[1]), cloexec: false }));
+            sched::wake_pipes();
+            r
+        }
         nr::DUP3 => {
             let flags = a[2] as u32;
             if fd_arg(a[0]) == fd_arg(a[1]) || flags & !O_CLOEXEC != 0 {
                 return Err(Errno::EINVAL);
             }
-            val(state::execute_mut(WriteOp::Dup2 { pid, old: fd_arg(a[0]), new: fd_arg(a[1]), cloexec: flags != 0 }))
+            let r = val(state::execute_mut(WriteOp::Dup2 { pid, old: fd_arg(a[0]), new: fd_arg(a[1]), cloexec: flags != 0 }));
+            sched::wake_pipes();
+            r
         }
         nr::FCNTL => sys_fcntl(t, fd_arg(a[0]), a[1] as u32, a[2]),
         nr::IOCTL => sys_ioctl(t, fd_arg(a[0]), a[1] as u32, a[2]),
@@ -296,15 +322,47 @@ fn call(t: &mut Thread, n: u64, a: [u64; 6]) -> KResult<u64> {
         }
         nr::NANOSLEEP => sys_nanosleep(t, 1, 0, a[0], a[1]),
         nr::CLOCK_NANOSLEEP => sys_nanosleep(t, a[0] as i32, a[1] as u32, a[2], a[3]),
-        nr::SCHED_YIELD => Ok(0),
+        nr::SCHED_YIELD => Err(Errno(YIELD)),
+        nr::FORK | nr::VFORK => process::fork(t).map(u64::from),
+        nr::CLONE => {
+            // Only the process form (no shared memory or threads yet):
+            // fork semantics with the exit signal in the low byte.
+            let flags = a[0];
+            let supported = 0xff | CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID | CLONE_VFORK;
+            if flags & !supported != 0 || a[1] != 0 {
+                return Err(Errno::EINVAL);
+            }
+            let child = process::fork(t)?;
+            Ok(u64::from(child))
+        }
+        nr::WAIT4 => sys_wait4(t, a[0] as i32, a[1], a[2] as u32),
+        nr::PIPE => sys_pipe2(t, a[0], 0),
+        nr::PIPE2 => sys_pipe2(t, a[0], a[1] as u32),
+        nr::KILL => sys_kill(t, a[0] as i32, a[1] as i32),
+        nr::TKILL => sys_kill(t, a[0] as i32, a[1] as i32),
+        nr::TGKILL => {
+            if a[0] as i32 != a[1] as i32 {
+                return Err(Errno::ESRCH);
+            }
+            sys_kill(t, a[1] as i32, a[2] as i32)
+        }
+        nr::SETPGID => ok_unit(state::execute_mut(WriteOp::Setpgid { pid, target: a[0] as u32, pgid: a[1] as u32 })),
+        nr::SETSID => val(state::execute_mut(WriteOp::Setsid { pid })),
         nr::PRCTL => sys_prctl(t, a[0] as u32, a[1]),
         nr::POLL => {
+            t.sleep_deadline = None;
             let timeout = a[2] as i32;
-            let deadline = (timeout >= 0).then(|| time::monotonic_ns() + timeout as u64 * 1_000_000);
+            let deadline = match t.poll_deadline {
+                Some(d) => d,
+                None => (timeout >= 0).then(|| time::monotonic_ns() + timeout as u64 * 1_000_000),
+            };
             sys_poll(t, a[0], a[1], deadline)
         }
         nr::PPOLL => {
-            let deadline = if a[2] == 0 {
+            t.sleep_deadline = None;
+            let deadline = if let Some(d) = t.poll_deadline {
+                d
+            } else if a[2] == 0 {
                 None
             } else {
                 let raw = uaccess::read(pid, a[2], 16)?;
@@ -384,11 +442,30 @@ fn device_write(i: &kstate::FdInfo, data: &[u8]) -> KResult<u64> {
     Ok(data.len() as u64)
 }
 
-fn write_bytes(t: &Thread, fd: i32, data: Vec<u8>) -> KResult<u64> {
+fn write_bytes(t: &mut Thread, fd: i32, data: Vec<u8>) -> KResult<u64> {
     let pid = t.pid;
     let i = fd_info(pid, fd)?;
     if i.flags & O_ACCMODE == O_RDONLY || i.flags & O_PATH != 0 {
         return Err(Errno::EBADF);
+    }
+    if let FileObj::Pipe { id, .. } = i.obj {
+        if data.is_empty() {
+            return Ok(0);
+        }
+        let seq = sched::seq(WaitKey::Pipe(id));
+        return match state::execute_mut(WriteOp::Write { pid, fd, data: Arc::from(data), now: time::now() }) {
+            Ok(Resp::Val(n)) => {
+                sched::wake(WaitKey::Pipe(id));
+                Ok(n)
+            }
+            Err(Errno::EAGAIN) if i.flags & O_NONBLOCK == 0 => Err(block(t, WaitKey::Pipe(id), seq)),
+            Err(Errno::EPIPE) => {
+                let _ = state::execute_mut(WriteOp::Signal { pid, target: pid as i32, sig: SIGPIPE as u32 });
+                Err(Errno::EPIPE)
+            }
+            Err(e) => Err(e),
+            Ok(_) => Err(Errno::EIO),
+        };
     }
     if i.kind == Some(FileType::CharDevice) {
         return device_write(&i, &data);
@@ -428,8 +505,21 @@ fn sys_writev(t: &mut Thread, fd: i32, iov: u64, cnt: u64) -> KResult<u64> {
 }
 
 /// Read up to `len` bytes from `fd` (through the descriptor's offset).
-fn read_bytes(t: &Thread, fd: i32, len: u64) -> KResult<Vec<u8>> {
+fn read_bytes(t: &mut Thread, fd: i32, len: u64) -> KResult<Vec<u8>> {
     let pid = t.pid;
+    let info = fd_info(pid, fd)?;
+    if let FileObj::Pipe { id, .. } = info.obj {
+        let seq = sched::seq(WaitKey::Pipe(id));
+        return match state::execute_mut(WriteOp::ReadAdvance { pid, fd, len }) {
+            Ok(Resp::Read(ReadPlan::Bytes(b))) => {
+                sched::wake(WaitKey::Pipe(id));
+                Ok(b)
+            }
+            Err(Errno::EAGAIN) if info.flags & O_NONBLOCK == 0 => Err(block(t, WaitKey::Pipe(id), seq)),
+            Err(e) => Err(e),
+            Ok(_) => Err(Errno::EIO),
+        };
+    }
     let plan = match state::execute_mut(WriteOp::ReadAdvance { pid, fd, len })? {
         Resp::Read(p) => p,
         _ => return Err(Errno::EIO),
@@ -449,11 +539,19 @@ fn read_bytes(t: &Thread, fd: i32, len: u64) -> KResult<Vec<u8>> {
                 Ok(b)
             }
             dev::CONSOLE | dev::TTY => {
-                let nonblock = fd_info(pid, fd)?.flags & O_NONBLOCK != 0;
-                match console::read(len.min(1 << 20) as usize, nonblock) {
+                let seq = sched::seq(WaitKey::Console);
+                match console::read(len.min(1 << 20) as usize, true) {
                     console::ReadResult::Data(d) => Ok(d),
-                    console::ReadResult::WouldBlock => Err(Errno::EAGAIN),
-                    console::ReadResult::Interrupt => Err(Errno(KILLED)),
+                    console::ReadResult::WouldBlock if info.flags & O_NONBLOCK != 0 => Err(Errno::EAGAIN),
+                    console::ReadResult::WouldBlock => Err(block(t, WaitKey::Console, seq)),
+                    console::ReadResult::Interrupt => {
+                        // ^C: SIGINT to the foreground process group.
+                        let pg = console::pgrp();
+                        if let Ok(Resp::Pids(hit)) = state::execute_mut(WriteOp::Signal { pid, target: -pg, sig: SIGINT as u32 }) {
+                            hit.into_iter().for_each(sched::wake_process);
+                        }
+                        Err(Errno::EINTR)
+                    }
                 }
             }
             _ => Err(Errno::ENXIO),
@@ -971,6 +1069,18 @@ fn clock_ns(clk: i32) -> KResult<u64> {
 }
 
 fn sys_nanosleep(t: &mut Thread, clk: i32, flags: u32, req: u64, rem: u64) -> KResult<u64> {
+    let now_mono = time::monotonic_ns();
+    if let Some(deadline) = t.sleep_deadline {
+        // A restarted sleep: done when the deadline has passed.
+        if now_mono >= deadline {
+            t.sleep_deadline = None;
+            if rem != 0 && flags & TIMER_ABSTIME == 0 {
+                uaccess::write(t.pid, rem, &structs::Timespec::default().to_bytes())?;
+            }
+            return Ok(0);
+        }
+        return Err(Errno(SLEEP));
+    }
     let raw = uaccess::read(t.pid, req, 16)?;
     let ts = structs::Timespec::from_slice(&raw).ok_or(Errno::EFAULT)?;
     if !ts.is_valid() {
@@ -979,12 +1089,8 @@ fn sys_nanosleep(t: &mut Thread, clk: i32, flags: u32, req: u64, rem: u64) -> KR
     let now = clock_ns(clk)?;
     let ns = ts.to_nanos().ok_or(Errno::EINVAL)?;
     let wait = if flags & TIMER_ABSTIME != 0 { ns.saturating_sub(now) } else { ns };
-    let deadline = time::monotonic_ns().saturating_add(wait);
-    time::sleep_until(deadline, || false);
-    if rem != 0 && flags & TIMER_ABSTIME == 0 {
-        uaccess::write(t.pid, rem, &structs::Timespec::default().to_bytes())?;
-    }
-    Ok(0)
+    t.sleep_deadline = Some(now_mono.saturating_add(wait));
+    Err(Errno(SLEEP))
 }
 
 fn sys_prctl(t: &mut Thread, option: u32, arg: u64) -> KResult<u64> {
@@ -1031,8 +1137,72 @@ fn sys_poll(t: &mut Thread, fds: u64, nfds: u64, deadline: Option<u64>) -> KResu
         if ready > 0 || deadline.is_some_and(|d| time::monotonic_ns() >= d) {
             let out: Vec<u8> = pfds.iter().flat_map(|p| p.to_bytes()).collect();
             uaccess::write(t.pid, fds, &out)?;
+            t.poll_deadline = None;
             return Ok(ready);
         }
-        crate::arch::cpu::idle_wait();
+        // Nothing ready: look again in 10 ms (or at the deadline), the
+        // system call being restarted with the same deadline.
+        t.poll_deadline = Some(deadline);
+        let next = time::monotonic_ns() + 10_000_000;
+        t.sleep_deadline = Some(deadline.map_or(next, |d| d.min(next)));
+        return Err(Errno(SLEEP));
+    }
+}
+
+fn sys_wait4(t: &mut Thread, target: i32, wstatus: u64, options: u32) -> KResult<u64> {
+    const WNOHANG: u32 = 1;
+    const WUNTRACED: u32 = 2;
+    const WCONTINUED: u32 = 8;
+    const WALL: u32 = 0x4000_0000;
+    const WCLONE: u32 = 0x8000_0000;
+    if options & !(WNOHANG | WUNTRACED | WCONTINUED | WALL | WCLONE | 0x2000_0000) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let seq = sched::seq(WaitKey::Child(t.pid));
+    match state::execute_mut(WriteOp::Wait { parent: t.pid, target })? {
+        Resp::Waited(Some((child, status))) => {
+            if wstatus != 0 {
+                uaccess::write_i32(t.pid, wstatus, status)?;
+            }
+            Ok(u64::from(child))
+        }
+        Resp::Waited(None) if options & WNOHANG != 0 => Ok(0),
+        Resp::Waited(None) => Err(block(t, WaitKey::Child(t.pid), seq)),
+        _ => Err(Errno::EIO),
+    }
+}
+
+fn sys_pipe2(t: &mut Thread, fds: u64, flags: u32) -> KResult<u64> {
+    if flags & !(O_CLOEXEC | O_NONBLOCK | O_DIRECT) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    // Check the destination before creating anything.
+    uaccess::page_frame(t.pid, fds, true)?;
+    match state::execute_mut(WriteOp::Pipe { pid: t.pid, flags })? {
+        Resp::FdPair(r, w) => {
+            let mut b = [0u8; 8];
+            b[..4].copy_from_slice(&r.to_le_bytes());
+            b[4..].copy_from_slice(&w.to_le_bytes());
+            uaccess::write(t.pid, fds, &b)?;
+            Ok(0)
+        }
+        _ => Err(Errno::EIO),
+    }
+}
+
+fn sys_kill(t: &mut Thread, target: i32, sig: i32) -> KResult<u64> {
+    if !(0..NSIG).contains(&sig) {
+        return Err(Errno::EINVAL);
+    }
+    match state::execute_mut(WriteOp::Signal { pid: t.pid, target, sig: sig as u32 })? {
+        Resp::Pids(hit) => {
+            for p in hit {
+                if p != t.pid {
+                    sched::wake_process(p);
+                }
+            }
+            Ok(0)
+        }
+        _ => Err(Errno::EIO),
     }
 }

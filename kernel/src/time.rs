@@ -33,18 +33,6 @@ pub fn now() -> memfs::Timespec {
     memfs::Timespec { sec: (ns / 1_000_000_000) as i64, nsec: (ns % 1_000_000_000) as u32 }
 }
 
-/// Wait until `monotonic_ns() >= deadline`, halting between timer ticks.
-/// Returns early (false) if `interrupted` says so.
-pub fn sleep_until(deadline: u64, mut interrupted: impl FnMut() -> bool) -> bool {
-    while monotonic_ns() < deadline {
-        if interrupted() {
-            return false;
-        }
-        cpu::idle_wait();
-    }
-    true
-}
-
 fn cmos(reg: u8) -> u8 {
     cpu::outb(0x70, reg);
     cpu::inb(0x71)

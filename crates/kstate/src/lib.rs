@@ -79,6 +79,24 @@ pub enum FileObj {
     Inode(Ino),
     /// Read-only generated content (`/proc` files), captured at open time.
     Buffer(Arc<[u8]>),
+    /// One end of a pipe.
+    Pipe {
+        /// Pipe id.
+        id: u64,
+        /// The write end (else the read end).
+        write: bool,
+    },
+}
+
+/// Capacity of a pipe (Linux's default).
+pub const PIPE_CAPACITY: usize = 65536;
+
+/// A pipe: buffered bytes and the number of open ends.
+#[derive(Clone, Debug, Default)]
+pub struct Pipe {
+    buf: alloc::collections::VecDeque<u8>,
+    readers: u32,
+    writers: u32,
 }
 
 /// An open file description.
@@ -123,8 +141,11 @@ pub struct Process<M: FrameMemory> {
     pub vm: Option<AddressSpace<M>>,
     /// Path of the executable (`/proc/self/exe`).
     pub exe: Vec<u8>,
-    /// Exit status once it has exited (a zombie).
+    /// Wait status once it has exited (a zombie): `code << 8` for an exit,
+    /// the signal number for a fatal signal (Linux's encoding).
     pub exit_status: Option<i32>,
+    /// Signals sent to it and not yet handled (bit `n-1` for signal `n`).
+    pub pending: u64,
 }
 
 /// The kernel's replicated state (one copy per NUMA node).
@@ -134,6 +155,8 @@ pub struct KernelState<M: FrameMemory + Clone> {
     files: BTreeMap<FileId, OpenFile>,
     next_pid: Pid,
     next_file: FileId,
+    pipes: BTreeMap<u64, Pipe>,
+    next_pipe: u64,
     mem: M,
     kernel_entries: Option<alloc::boxed::Box<[u64; 256]>>,
     locality: Option<Locality>,
@@ -270,6 +293,28 @@ pub enum WriteOp {
     Discard { pid: Pid, start: u64, len: u64 },
     /// Back pages with caller-allocated frames ([`Resp::Populated`]).
     Populate { pid: Pid, pages: Vec<(u64, u64)> },
+    /// `pipe2`: a pipe with its read and write ends ([`Resp::FdPair`]).
+    Pipe { pid: Pid, flags: u32 },
+    /// `fork`: a child with copies of the descriptor table and address space;
+    /// `frames` maps each resident page of the parent to the frame holding
+    /// its copy ([`Resp::Pid`]).
+    Fork { parent: Pid, frames: Vec<(u64, u64)> },
+    /// `wait4`: reap a zombie child matching `target` (-1: any, > 0: that
+    /// pid, 0: the caller's group, < -1: group -target) ([`Resp::Waited`]
+    /// with `None` if matching children exist but none has exited; `ECHILD`
+    /// if none match).
+    Wait { parent: Pid, target: i32 },
+    /// `setpgid(target, pgid)` (0 means the caller / target's pid).
+    Setpgid { pid: Pid, target: Pid, pgid: Pid },
+    /// `setsid` ([`Resp::Val`] = new session id).
+    Setsid { pid: Pid },
+    /// `kill`: mark signal `sig` pending for `target` (> 0: a process, 0: the
+    /// caller's group, -1: every process but 1, < -1: group -target);
+    /// [`Resp::Pids`] lists the processes it reached.
+    Signal { pid: Pid, target: i32, sig: u32 },
+    /// Take (clear and return) the pending signals not blocked by `mask`
+    /// ([`Resp::Val`]).
+    TakeSignals { pid: Pid, mask: u64 },
 }
 
 /// Read-only operations (run on the local replica).
@@ -300,6 +345,10 @@ pub enum ReadOp {
     Proc { pid: Pid },
     /// Hash of the whole state ([`Resp::Val`]).
     Hash,
+    /// Every resident page `(va, frame)` of a process ([`Resp::Pages`]).
+    ResidentPages { pid: Pid },
+    /// Pending signals of a process ([`Resp::Val`]).
+    Pending { pid: Pid },
 }
 
 /// Successful responses.
@@ -322,6 +371,14 @@ pub enum Resp {
     Translation(Option<(u64, PteFlags)>),
     Populated(Vec<KResult<Populated>>),
     Proc(ProcInfo),
+    /// Two descriptors (read end, write end).
+    FdPair(i32, i32),
+    /// A reaped child and its wait status, if any.
+    Waited(Option<(Pid, i32)>),
+    /// Processes.
+    Pids(Vec<Pid>),
+    /// `(va, frame)` pairs.
+    Pages(Vec<(u64, u64)>),
 }
 
 /// Length of a `linux_dirent64` record for a name of `len` bytes.
@@ -358,6 +415,8 @@ impl<M: FrameMemory + Clone> KernelState<M> {
             files: BTreeMap::new(),
             next_pid: 1,
             next_file: 1,
+            pipes: BTreeMap::new(),
+            next_pipe: 1,
             mem,
             kernel_entries: kernel_entries.map(alloc::boxed::Box::new),
             locality: None,
@@ -399,6 +458,7 @@ impl<M: FrameMemory + Clone> KernelState<M> {
             h.u64(u64::from(p.umask));
             h.bytes(&p.exe);
             h.u64(p.exit_status.map_or(u64::MAX, |s| s as u32 as u64));
+            h.u64(p.pending);
             for (fd, e) in &p.fds {
                 h.u64(*fd as u64);
                 h.u64(e.file);
@@ -406,11 +466,25 @@ impl<M: FrameMemory + Clone> KernelState<M> {
             }
             h.u64(p.vm.as_ref().map_or(0, |vm| vm.state_hash()));
         }
+        h.u64(self.next_pipe);
+        for (id, p) in &self.pipes {
+            h.u64(*id);
+            h.u64(u64::from(p.readers));
+            h.u64(u64::from(p.writers));
+            h.u64(p.buf.len() as u64);
+            for &b in &p.buf {
+                h.u64(u64::from(b));
+            }
+        }
         for (id, f) in &self.files {
             h.u64(*id);
             match &f.obj {
                 FileObj::Inode(ino) => h.u64(*ino),
                 FileObj::Buffer(b) => h.bytes(b),
+                FileObj::Pipe { id, write } => {
+                    h.u64(*id);
+                    h.u64(u64::from(*write));
+                }
             }
             h.u64(f.offset);
             h.u64(u64::from(f.flags));
@@ -470,7 +544,7 @@ impl<M: FrameMemory + Clone> KernelState<M> {
     fn fd_inode(&self, pid: Pid, fd: i32) -> KResult<Ino> {
         match self.file(pid, fd)?.1.obj {
             FileObj::Inode(ino) => Ok(ino),
-            FileObj::Buffer(_) => Err(Errno::EINVAL),
+            FileObj::Buffer(_) | FileObj::Pipe { .. } => Err(Errno::EINVAL),
         }
     }
 
@@ -520,8 +594,25 @@ impl<M: FrameMemory + Clone> KernelState<M> {
             None => false,
         };
         if gone {
-            if let Some(OpenFile { obj: FileObj::Inode(ino), .. }) = self.files.remove(&id) {
-                self.fs.unpin(ino);
+            match self.files.remove(&id).map(|f| f.obj) {
+                Some(FileObj::Inode(ino)) => self.fs.unpin(ino),
+                Some(FileObj::Pipe { id, write }) => {
+                    let empty = match self.pipes.get_mut(&id) {
+                        Some(p) => {
+                            if write {
+                                p.writers = p.writers.saturating_sub(1);
+                            } else {
+                                p.readers = p.readers.saturating_sub(1);
+                            }
+                            p.readers == 0 && p.writers == 0
+                        }
+                        None => false,
+                    };
+                    if empty {
+                        self.pipes.remove(&id);
+                    }
+                }
+                _ => {}
             }
         }
     }
@@ -566,7 +657,7 @@ impl<M: FrameMemory + Clone> KernelState<M> {
                 self.fs.pin(cwd);
                 self.procs.insert(pid, Process {
                     pid, ppid: parent, pgid, sid, cwd, umask,
-                    fds: BTreeMap::new(), vm: Some(vm), exe, exit_status: None,
+                    fds: BTreeMap::new(), vm: Some(vm), exe, exit_status: None, pending: 0,
                 });
                 Ok(Resp::Pid(pid))
             }
@@ -585,6 +676,12 @@ impl<M: FrameMemory + Clone> KernelState<M> {
                 let vm = p.vm.take();
                 let cwd = p.cwd;
                 self.fs.unpin(cwd);
+                // Orphans go to process 1.
+                if pid != 1 {
+                    for c in self.procs.values_mut().filter(|c| c.ppid == pid) {
+                        c.ppid = 1;
+                    }
+                }
                 self.close_all(pid, false);
                 Ok(Resp::Frames(vm.map(|vm| vm.destroy().1).unwrap_or_default()))
             }
@@ -657,6 +754,7 @@ impl<M: FrameMemory + Clone> KernelState<M> {
                     return Err(Errno::EBADF);
                 }
                 let (size, is_dir) = match &f.obj {
+                    FileObj::Pipe { .. } => return Err(Errno::ESPIPE),
                     FileObj::Buffer(b) => (b.len() as u64, false),
                     FileObj::Inode(ino) => {
                         let st = self.fs.stat(*ino)?;
@@ -695,6 +793,15 @@ impl<M: FrameMemory + Clone> KernelState<M> {
                 let len = len.min(MAX_IO);
                 let offset = f.offset;
                 let (plan, advance) = match &f.obj {
+                    &FileObj::Pipe { id, .. } => {
+                        let p = self.pipes.get_mut(&id).ok_or(Errno::EBADF)?;
+                        if p.buf.is_empty() {
+                            // Empty: end of file without writers, else wait.
+                            return if p.writers == 0 { Ok(Resp::Read(ReadPlan::Bytes(Vec::new()))) } else { Err(Errno::EAGAIN) };
+                        }
+                        let n = (len as usize).min(p.buf.len());
+                        return Ok(Resp::Read(ReadPlan::Bytes(p.buf.drain(..n).collect())));
+                    }
                     FileObj::Buffer(b) => {
                         let start = (offset as usize).min(b.len());
                         let end = start.saturating_add(len as usize).min(b.len());
@@ -718,6 +825,23 @@ impl<M: FrameMemory + Clone> KernelState<M> {
             }
             W::Write { pid, fd, data, now } => {
                 let (id, f) = self.file(pid, fd)?;
+                if let FileObj::Pipe { id: pipe, write } = f.obj {
+                    if !write || !can_write(f.flags) {
+                        return Err(Errno::EBADF);
+                    }
+                    let p = self.pipes.get_mut(&pipe).ok_or(Errno::EBADF)?;
+                    if p.readers == 0 {
+                        return Err(Errno::EPIPE);
+                    }
+                    let room = PIPE_CAPACITY - p.buf.len();
+                    // Writes of up to PIPE_BUF (4096) bytes are atomic.
+                    if room == 0 || (data.len() <= 4096 && room < data.len()) {
+                        return Err(Errno::EAGAIN);
+                    }
+                    let n = room.min(data.len());
+                    p.buf.extend(&data[..n]);
+                    return Ok(Resp::Val(n as u64));
+                }
                 let ino = self.writable_inode(f)?;
                 let offset = if f.flags & O_APPEND != 0 { self.fs.stat(ino)?.size } else { f.offset };
                 let n = self.fs.write(ino, offset, &data, now)?;
@@ -906,6 +1030,142 @@ impl<M: FrameMemory + Clone> KernelState<M> {
                 }
                 Ok(Resp::Frames(frames))
             }
+            W::Pipe { pid, flags } => {
+                let r = self.alloc_fd(pid, 0)?;
+                let id = self.next_pipe;
+                self.next_pipe += 1;
+                self.pipes.insert(id, Pipe { buf: Default::default(), readers: 1, writers: 1 });
+                let status = flags & O_NONBLOCK;
+                let rf = self.new_file(FileObj::Pipe { id, write: false }, O_RDONLY | status);
+                self.install(pid, r, rf, flags & O_CLOEXEC != 0)?;
+                let w = match self.alloc_fd(pid, 0) {
+                    Ok(w) => w,
+                    Err(e) => {
+                        self.proc_mut(pid)?.fds.remove(&r);
+                        self.release_file(rf);
+                        return Err(e);
+                    }
+                };
+                let wf = self.new_file(FileObj::Pipe { id, write: true }, abi::flags::O_WRONLY | status);
+                self.install(pid, w, wf, flags & O_CLOEXEC != 0)?;
+                Ok(Resp::FdPair(r, w))
+            }
+            W::Fork { parent, frames } => {
+                let p = self.proc(parent)?;
+                let map: BTreeMap<u64, u64> = frames.into_iter().collect();
+                let vm = p.vm.as_ref().ok_or(Errno::ESRCH)?.fork_into(self.mem.clone(), &map)?;
+                let mut vm = vm;
+                if let Some(k) = &self.kernel_entries {
+                    vm.set_kernel_entries(k);
+                }
+                let (cwd, umask, pgid, sid, exe, fds) =
+                    (p.cwd, p.umask, p.pgid, p.sid, p.exe.clone(), p.fds.clone());
+                let pid = self.next_pid;
+                self.next_pid += 1;
+                for e in fds.values() {
+                    if let Some(f) = self.files.get_mut(&e.file) {
+                        f.refs += 1;
+                    }
+                }
+                self.fs.pin(cwd);
+                self.procs.insert(pid, Process {
+                    pid, ppid: parent, pgid, sid, cwd, umask, fds, vm: Some(vm), exe, exit_status: None, pending: 0,
+                });
+                Ok(Resp::Pid(pid))
+            }
+            W::Wait { parent, target } => {
+                let pgid = self.proc(parent)?.pgid;
+                let matches = |c: &Process<M>| {
+                    c.ppid == parent
+                        && match target {
+                            -1 => true,
+                            0 => c.pgid == pgid,
+                            t if t > 0 => c.pid == t as Pid,
+                            t => c.pgid == t.unsigned_abs(),
+                        }
+                };
+                let mut any = false;
+                let mut found = None;
+                for c in self.procs.values() {
+                    if matches(c) {
+                        any = true;
+                        if let Some(st) = c.exit_status {
+                            found = Some((c.pid, st));
+                            break;
+                        }
+                    }
+                }
+                if !any {
+                    return Err(Errno::ECHILD);
+                }
+                if let Some((pid, _)) = found {
+                    self.procs.remove(&pid);
+                }
+                Ok(Resp::Waited(found))
+            }
+            W::Setpgid { pid, target, pgid } => {
+                let target = if target == 0 { pid } else { target };
+                let me_sid = self.proc(pid)?.sid;
+                let t = self.proc(target)?;
+                if target != pid && t.ppid != pid {
+                    return Err(Errno::ESRCH);
+                }
+                if t.sid != me_sid || t.pid == t.sid {
+                    return Err(Errno::EPERM);
+                }
+                let pgid = if pgid == 0 { target } else { pgid };
+                if pgid != target && !self.procs.values().any(|p| p.pgid == pgid && p.sid == me_sid && p.exit_status.is_none()) {
+                    return Err(Errno::EPERM);
+                }
+                self.proc_mut(target)?.pgid = pgid;
+                Ok(Resp::Unit)
+            }
+            W::Setsid { pid } => {
+                // A process-group leader cannot start a session (EPERM), as
+                // on Linux; nor can any process whose pid is some group's id.
+                if self.procs.values().any(|p| p.pgid == pid && p.exit_status.is_none()) {
+                    return Err(Errno::EPERM);
+                }
+                let p = self.proc_mut(pid)?;
+                p.sid = pid;
+                p.pgid = pid;
+                Ok(Resp::Val(u64::from(pid)))
+            }
+            W::Signal { pid, target, sig } => {
+                if sig > 64 {
+                    return Err(Errno::EINVAL);
+                }
+                let my_pgid = self.proc(pid)?.pgid;
+                let hit: Vec<Pid> = self
+                    .procs
+                    .values()
+                    .filter(|p| p.exit_status.is_none())
+                    .filter(|p| match target {
+                        t if t > 0 => p.pid == t as Pid,
+                        0 => p.pgid == my_pgid,
+                        -1 => p.pid != 1 && p.pid != pid,
+                        t => p.pgid == t.unsigned_abs(),
+                    })
+                    .map(|p| p.pid)
+                    .collect();
+                if hit.is_empty() {
+                    return Err(Errno::ESRCH);
+                }
+                if sig != 0 {
+                    for t in &hit {
+                        if let Some(p) = self.procs.get_mut(t) {
+                            p.pending |= 1u64 << (sig - 1);
+                        }
+                    }
+                }
+                Ok(Resp::Pids(hit))
+            }
+            W::TakeSignals { pid, mask } => {
+                let p = self.proc_mut(pid)?;
+                let take = p.pending & !mask;
+                p.pending &= !take;
+                Ok(Resp::Val(take))
+            }
             W::Populate { pid, pages } => {
                 let vm = self.vm_mut(pid)?;
                 Ok(Resp::Populated(pages.into_iter().map(|(va, frame)| vm.populate(va, frame)).collect()))
@@ -934,7 +1194,7 @@ impl<M: FrameMemory + Clone> KernelState<M> {
                     _ => Err(Errno::EINVAL),
                 }
             }
-            FileObj::Buffer(_) => Err(Errno::EBADF),
+            FileObj::Buffer(_) | FileObj::Pipe { .. } => Err(Errno::EBADF),
         }
     }
 
@@ -958,6 +1218,20 @@ impl<M: FrameMemory + Clone> KernelState<M> {
             R::Fstat { pid, fd } => {
                 let (id, f) = self.file(pid, fd)?;
                 match &f.obj {
+                    FileObj::Pipe { id: pipe, .. } => Ok(Resp::Stat(Stat {
+                        ino: 0x2_0000_0000 + pipe,
+                        mode: abi::flags::S_IFIFO | 0o600,
+                        nlink: 1,
+                        uid: 0,
+                        gid: 0,
+                        size: 0,
+                        blocks: 0,
+                        blksize: 4096,
+                        rdev: 0,
+                        atime: Timespec::default(),
+                        mtime: Timespec::default(),
+                        ctime: Timespec::default(),
+                    })),
                     FileObj::Inode(ino) => Ok(Resp::Stat(self.fs.stat(*ino)?)),
                     FileObj::Buffer(b) => Ok(Resp::Stat(Stat {
                         ino: 0x1_0000_0000 + id,
@@ -984,6 +1258,7 @@ impl<M: FrameMemory + Clone> KernelState<M> {
                         (Some(file_type(st.mode)), st.rdev, st.size)
                     }
                     FileObj::Buffer(b) => (None, 0, b.len() as u64),
+                    FileObj::Pipe { id, .. } => (Some(FileType::Fifo), 0, self.pipes.get(id).map_or(0, |p| p.buf.len() as u64)),
                 };
                 Ok(Resp::FdInfo(FdInfo {
                     obj: f.obj.clone(),
@@ -1005,6 +1280,7 @@ impl<M: FrameMemory + Clone> KernelState<M> {
                     return Err(Errno::EINVAL);
                 }
                 match &f.obj {
+                    FileObj::Pipe { .. } => Err(Errno::ESPIPE),
                     FileObj::Buffer(b) => {
                         let start = (offset.min(b.len() as u64)) as usize;
                         let end = (start as u64).saturating_add(len).min(b.len() as u64) as usize;
@@ -1049,6 +1325,8 @@ impl<M: FrameMemory + Clone> KernelState<M> {
                 }))
             }
             R::Hash => Ok(Resp::Val(self.state_hash())),
+            R::ResidentPages { pid } => Ok(Resp::Pages(self.vm(pid)?.resident_pages().collect())),
+            R::Pending { pid } => Ok(Resp::Val(self.procs.get(&pid).ok_or(Errno::ESRCH)?.pending)),
         }
     }
 

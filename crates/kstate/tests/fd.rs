@@ -777,8 +777,7 @@ fn chdir_fchdir_getcwd() {
 }
 
 #[test]
-#[ignore = "BUG: Fchdir on a descriptor that is not open returns ENOTDIR; Linux fchdir(2) returns EBADF \
-            (src/lib.rs WriteOp::Fchdir maps every fd_inode error to ENOTDIR, including EBADF and ESRCH)"]
+/// Regression: Fchdir used to map every error (EBADF, ESRCH) to ENOTDIR.
 fn fchdir_bad_fd_is_ebadf() {
     let mut s = Sys::new();
     let pid = s.pid;
@@ -982,13 +981,10 @@ fn ops_on_unknown_pid_are_esrch() {
     assert_eq!(err(s.w(WriteOp::OpenBuffer { pid, data: Arc::from(&b""[..]), flags: 0 })), Errno::ESRCH);
 }
 
-/// `ResetVm` builds the fresh address space *before* checking the pid, and
-/// drops it on the `ESRCH` path. `PageTable` has no `Drop` (dropping it
-/// leaks its tables), so every failed `ResetVm` leaks one page-table root
-/// frame on every replica.
+/// Regression: `ResetVm` used to build the fresh address space *before*
+/// checking the pid and drop it on the `ESRCH` path; `PageTable` has no
+/// `Drop`, so every failed `ResetVm` leaked a root table frame per replica.
 #[test]
-#[ignore = "BUG: WriteOp::ResetVm on a zombie or unknown pid returns ESRCH but leaks the root page-table \
-            frame it allocated first (new_vm() runs before proc_mut(); the AddressSpace is dropped, not destroyed)"]
 fn reset_vm_on_dead_pid_does_not_leak_a_table() {
     let mut s = Sys::new();
     let pid = s.pid;
@@ -1002,10 +998,8 @@ fn reset_vm_on_dead_pid_does_not_leak_a_table() {
 
 /// Linux refuses most operations on `O_PATH` descriptors with `EBADF`
 /// (`fdget()` does not return `FMODE_PATH` files): getdents64, ftruncate,
-/// fcntl(F_SETFL). kstate checks `O_PATH` for read/write/lseek only.
+/// fcntl(F_SETFL). (Regression: kstate used to check read/write/lseek only.)
 #[test]
-#[ignore = "BUG (minor, Linux deviation): Getdents, Ftruncate and SetStatusFlags on an O_PATH descriptor \
-            succeed / return EINVAL instead of EBADF"]
 fn o_path_descriptors_refuse_io_like_linux() {
     let mut s = Sys::new();
     let pid = s.pid;
@@ -1021,8 +1015,6 @@ fn o_path_descriptors_refuse_io_like_linux() {
 /// Linux `fcntl(fd, F_DUPFD, arg)` looks the descriptor up before checking
 /// `arg`: a bad fd with a bad minimum is `EBADF`.
 #[test]
-#[ignore = "BUG (minor, Linux deviation): Dup with an invalid fd and an out-of-range min returns EINVAL; \
-            Linux fcntl(F_DUPFD) returns EBADF (fd checked first)"]
 fn dup_checks_the_fd_before_the_minimum() {
     let mut s = Sys::new();
     assert_eq!(err(s.dup(55, -1, false)), Errno::EBADF);
@@ -1033,8 +1025,6 @@ fn dup_checks_the_fd_before_the_minimum() {
 /// with neither read nor write permission on Linux (used for ioctl-only
 /// opens): read and write fail with `EBADF`.
 #[test]
-#[ignore = "BUG (minor, Linux deviation): an fd opened with access mode 3 (O_ACCMODE) can be read \
-            (ReadAdvance/ReadAt) and written (Write/WriteAt); Linux gives EBADF for both"]
 fn access_mode_3_neither_reads_nor_writes() {
     let mut s = Sys::new();
     s.create("/f", b"abc");
@@ -1046,10 +1036,8 @@ fn access_mode_3_neither_reads_nor_writes() {
 
 /// On Linux the working directory holds a reference: after `rmdir` of the
 /// cwd, `stat(".")` and `fstatat(AT_FDCWD, "", AT_EMPTY_PATH)` still work
-/// (nlink 0) and `fchdir` elsewhere and back is possible through an fd.
+/// (nlink 0). (Regression: the cwd used not to pin its inode.)
 #[test]
-#[ignore = "BUG (minor): the cwd does not pin its inode; after rmdir of the cwd the inode is freed, so \
-            Stat(AT_FDCWD, \".\") / Stat(AT_FDCWD, \"\") return ENOENT instead of the dead directory's stat"]
 fn removed_cwd_is_still_statable() {
     let mut s = Sys::new();
     let pid = s.pid;
@@ -1062,4 +1050,56 @@ fn removed_cwd_is_still_statable() {
     let st = s.stat("").expect("fstatat(AT_FDCWD, \"\", AT_EMPTY_PATH) on a removed cwd");
     assert_eq!(st.nlink, 0);
     assert!(s.stat(".").is_ok(), "stat(\".\") in a removed cwd");
+}
+
+/// The cwd reference is dropped when the process leaves the directory or
+/// exits, so a removed directory is freed exactly then; children take their
+/// own reference.
+#[test]
+fn cwd_reference_lifecycle() {
+    let mut s = Sys::new();
+    let pid = s.pid;
+    let base = s.ks.fs().inode_count();
+    s.mkdir("/d", 0o755);
+    as_unit(s.w(WriteOp::Chdir { pid, dirfd: AT_FDCWD, path: b"/d".to_vec() }));
+    let child = as_pid(s.w(WriteOp::Spawn { parent: pid, exe: vec![] }));
+    let t = s.now();
+    as_unit(s.w(WriteOp::Unlink { pid, dirfd: AT_FDCWD, path: b"/d".to_vec(), rmdir: true, now: t }));
+    assert_eq!(s.ks.fs().inode_count(), base + 1, "held by two working directories");
+    // Re-entering the same directory must not change the count.
+    as_unit(s.w(WriteOp::Chdir { pid, dirfd: AT_FDCWD, path: b".".to_vec() }));
+    as_unit(s.w(WriteOp::Chdir { pid, dirfd: AT_FDCWD, path: b"/".to_vec() }));
+    assert_eq!(s.ks.fs().inode_count(), base + 1, "still the child's cwd");
+    as_frames(s.w(WriteOp::Exit { pid: child, status: 0 }));
+    assert_eq!(s.ks.fs().inode_count(), base, "freed when the last cwd reference went away");
+    as_val(s.w(WriteOp::Reap { pid: child }));
+    assert_eq!(s.ks.fs().inode_count(), base, "reap does not drop it twice");
+    // Same through Fchdir and exit of the last holder.
+    s.mkdir("/e", 0o755);
+    let fd = s.open("/e", O_RDONLY | O_DIRECTORY);
+    as_unit(s.w(WriteOp::Fchdir { pid, fd }));
+    s.close(fd);
+    as_unit(s.w(WriteOp::Unlink { pid, dirfd: AT_FDCWD, path: b"/e".to_vec(), rmdir: true, now: t }));
+    assert_eq!(s.ks.fs().inode_count(), base + 1);
+    as_frames(s.w(WriteOp::Exit { pid, status: 0 }));
+    assert_eq!(s.ks.fs().inode_count(), base);
+    s.ks.fs().check_invariants().unwrap();
+}
+
+/// Linux: "if a file is opened with O_APPEND, pwrite() appends data to the
+/// end of the file, regardless of the value of offset" (pwrite(2), BUGS);
+/// the file offset does not move.
+#[test]
+fn pwrite_with_o_append_appends() {
+    let mut s = Sys::new();
+    let pid = s.pid;
+    s.create("/f", b"abc");
+    let fd = s.open("/f", O_RDWR | O_APPEND);
+    let t = s.now();
+    assert_eq!(as_val(s.w(WriteOp::WriteAt { pid, fd, offset: 0, data: Arc::from(&b"XY"[..]), now: t })), 2);
+    assert_eq!(s.contents("/f"), b"abcXY");
+    assert_eq!(s.offset(fd), 0, "pwrite does not move the offset");
+    let plain = s.open("/f", O_RDWR);
+    assert_eq!(as_val(s.w(WriteOp::WriteAt { pid, fd: plain, offset: 1, data: Arc::from(&b"-"[..]), now: t })), 1);
+    assert_eq!(s.contents("/f"), b"a-cXY");
 }

@@ -29,6 +29,8 @@ struct Ledger {
     returned: BTreeSet<u64>,
     /// Frames refused by Populate (the caller keeps them).
     refused: BTreeSet<u64>,
+    /// How many frames each kind of op returned.
+    by_op: std::collections::BTreeMap<String, usize>,
     ops: usize,
 }
 
@@ -38,7 +40,7 @@ impl Ledger {
         let m = mem.clone();
         let nr = NodeReplicated::new(1, 64, 2, move |_| KernelState::new(Fs::new(T0), m.clone(), None));
         let tok = nr.register(0).unwrap();
-        Ledger { nr, mem, tok, owned: BTreeSet::new(), given: BTreeSet::new(), returned: BTreeSet::new(), refused: BTreeSet::new(), ops: 0 }
+        Ledger { nr, mem, tok, owned: BTreeSet::new(), given: BTreeSet::new(), returned: BTreeSet::new(), refused: BTreeSet::new(), by_op: Default::default(), ops: 0 }
     }
 
     fn run(&mut self, op: WriteOp) -> KResult<Resp> {
@@ -60,6 +62,9 @@ impl Ledger {
             }
             (WriteOp::Populate { .. }, Ok(other)) => panic!("Populate answered {other:?}"),
             (_, Ok(Resp::Frames(f) | Resp::Mapped(_, f))) => {
+                let name = format!("{op:?}");
+                let name = name.split([' ', '{']).next().unwrap_or("").to_string();
+                *self.by_op.entry(name).or_default() += f.len();
                 for &frame in f {
                     assert!(!self.refused.contains(&frame), "{op:?} returned refused frame {frame:#x}");
                     assert!(self.returned.insert(frame), "{op:?} returned {frame:#x} a second time");
@@ -76,8 +81,12 @@ impl Ledger {
     fn check(&self, op: &WriteOp, r: &KResult<Resp>) {
         self.nr.with_data(0, |d| {
             let mut resident = Vec::new();
-            for pid in 1..=5000u32 {
+            let (mut found, mut pid) = (0, 0u32);
+            while found < d.process_count() {
+                pid += 1;
+                assert!(pid < 1_000_000);
                 if let Some(p) = d.process(pid) {
+                    found += 1;
                     if let Some(vm) = &p.vm {
                         resident.extend(vm.resident_pages().map(|(_, f)| f));
                     }
@@ -203,7 +212,8 @@ impl Ledger {
 /// exited every installed frame has come back exactly once.
 #[test]
 fn random_sequences_return_every_frame_exactly_once() {
-    for seed in 1..=4u64 {
+    let mut by_op = std::collections::BTreeMap::<String, usize>::new();
+    for seed in 1..=3u64 {
         let mut l = Ledger::new();
         let mut rng = Rng(seed * 7919);
         let mut gens: Vec<Gen> = (0..3).map(|t| Gen::new(t, seed, &format!("/m{t}"))).collect();
@@ -216,9 +226,21 @@ fn random_sequences_return_every_frame_exactly_once() {
                 g.observe(&op, &r);
             }
         }
-        for _ in 0..1200 {
+        for _ in 0..2000 {
             let g = &mut gens[rng.below(3) as usize];
-            let op = g.next();
+            // Bias towards memory ops (file-system ops are skipped 60% of the time).
+            let op = loop {
+                let op = g.next();
+                let mem = matches!(
+                    op,
+                    WriteOp::Mmap { .. } | WriteOp::Munmap { .. } | WriteOp::Mprotect { .. } | WriteOp::Populate { .. }
+                        | WriteOp::Brk { .. } | WriteOp::Discard { .. } | WriteOp::ResetVm { .. } | WriteOp::Exit { .. }
+                        | WriteOp::Spawn { .. } | WriteOp::Reap { .. } | WriteOp::SetBrkStart { .. }
+                );
+                if mem || rng.chance(40) {
+                    break op;
+                }
+            };
             let r = l.run(op.clone());
             g.observe(&op, &r);
         }
@@ -232,5 +254,47 @@ fn random_sequences_return_every_frame_exactly_once() {
         assert_eq!(l.returned, l.given, "seed {seed}");
         assert_eq!(l.mem.live_tables(), 0, "seed {seed}: page-table frames leaked");
         l.nr.with_data(0, |d| assert_eq!(d.process_count(), 0));
+        for (k, v) in &l.by_op {
+            *by_op.entry(k.clone()).or_default() += v;
+        }
+    }
+    // Every release path was exercised with populated pages.
+    for kind in ["Munmap", "Mmap", "Brk", "Discard", "ResetVm", "Exit"] {
+        assert!(by_op.get(kind).copied().unwrap_or(0) > 0, "no frame ever came back through {kind}: {by_op:?}");
+    }
+}
+
+/// `Discard` is implemented as unmap + re-map of each overlapping VMA piece.
+/// With the address space at `MAX_VMAS`, a range covering a whole VMA `A`
+/// and the head of the next VMA `Z` discards `A`'s pages (piece 1 succeeds),
+/// then fails on piece 2 (splitting `Z` needs one more VMA) and returns
+/// `ENOMEM`: the frames already removed from the page table in piece 1 are
+/// dropped with the partial result and never returned to the caller.
+/// (Linux MADV_DONTNEED never splits VMAs and cannot fail this way.)
+#[test]
+#[ignore = "BUG: Discard that fails on a later VMA piece (ENOMEM at MAX_VMAS) has already unmapped the frames \
+            of earlier pieces and drops them: they are neither mapped nor returned (frame leak, partial effect)"]
+fn discard_failing_midway_loses_frames() {
+    let mut l = Ledger::new();
+    let pid = l.pid();
+    let x = 0x1000_0000u64;
+    // A: one page rw; Z: two pages r, adjacent (different prot: not merged).
+    l.mmap(pid, MapAt::Fixed(x), PAGE, 3, VmaKind::Anon).unwrap();
+    l.mmap(pid, MapAt::Fixed(x + PAGE), 2 * PAGE, 1, VmaKind::Anon).unwrap();
+    assert_eq!(l.populate(pid, &[(x, 0xA000_0000), (x + PAGE, 0xA000_1000)]), vec![Ok(Populated::Installed); 2]);
+    // Fill up to MAX_VMAS with separate one-page VMAs (applied directly: the
+    // ledger check after each of 65k ops would be slow).
+    let base = 0x2000_0000u64;
+    let fill = vspace::MAX_VMAS - 2;
+    for i in 0..fill as u64 {
+        let r = l.nr.execute_mut(WriteOp::Mmap { pid, at: MapAt::Fixed(base + 2 * i * PAGE), len: PAGE, prot: 1, kind: VmaKind::Anon }, l.tok);
+        assert!(r.is_ok(), "filler {i}: {r:?}");
+    }
+    l.nr.with_data(0, |d| assert_eq!(d.process(pid).unwrap().vm.as_ref().unwrap().vmas().count(), vspace::MAX_VMAS));
+    let r = l.run(WriteOp::Discard { pid, start: x, len: 2 * PAGE });
+    // Either it works (Linux) and returns both frames, or it fails without
+    // side effects; `run` checks that no frame vanished.
+    if let Ok(Resp::Frames(f)) = &r {
+        assert_eq!(sorted(f.clone()), vec![0xA000_0000, 0xA000_1000]);
     }
 }

@@ -780,6 +780,34 @@ impl<M: FrameMemory> AddressSpace<M> {
         h.finish()
     }
 
+    /// A copy of this address space for a forked child: the same layout,
+    /// VMAs and brk, page tables built from `mem`, and every resident page
+    /// of this space backed in the copy by the frame `frames` gives for its
+    /// address (the caller allocated those frames and copied the contents
+    /// before the operation; a page `frames` has no entry for stays
+    /// unpopulated and is filled on first touch). `ENOMEM` (with `mem`'s
+    /// tables freed) when a page table cannot be allocated.
+    pub fn fork_into(&self, mem: M, frames: &BTreeMap<u64, u64>) -> KResult<AddressSpace<M>> {
+        let mut child = AddressSpace::with_layout(mem, self.layout).ok_or(Errno::ENOMEM)?;
+        child.vmas = self.vmas.clone();
+        child.brk = self.brk;
+        for (va, _) in self.resident_pages() {
+            let Some(&frame) = frames.get(&va) else { continue };
+            let flags = self.pt.lookup(va).map(|(_, f)| f).unwrap_or_default();
+            if let Err(e) = child.pt.map(va, frame, flags) {
+                // Give back the tables; the data frames stay the caller's.
+                let mut c = child;
+                c.vmas.clear();
+                for (va, _) in c.resident_pages().collect::<Vec<_>>() {
+                    c.pt.unmap(va);
+                }
+                let _ = c.pt.destroy();
+                return Err(Errno::from(e));
+            }
+        }
+        Ok(child)
+    }
+
     /// Tears the address space down: frees all page tables and returns the
     /// frame memory and the data frames (in address order) for the caller
     /// to free.

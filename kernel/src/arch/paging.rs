@@ -298,6 +298,14 @@ pub mod frame {
         unsafe { core::ptr::copy_nonoverlapping(data.as_ptr(), va as *mut u8, data.len()) }
     }
 
+    /// Copy the whole frame `src` into frame `dst`.
+    pub fn copy(src: u64, dst: u64) {
+        let (s, d) = (check(src, 0, PAGE_SIZE as usize), check(dst, 0, PAGE_SIZE as usize));
+        assert!(src != dst, "frame copy onto itself");
+        // SAFETY: two distinct whole frames of RAM owned by the caller.
+        unsafe { core::ptr::copy_nonoverlapping(s as *const u8, d as *mut u8, PAGE_SIZE as usize) }
+    }
+
     /// Copy from frame `pa` at `offset` into `out`.
     pub fn read(pa: u64, offset: usize, out: &mut [u8]) {
         let va = check(pa, offset, out.len());

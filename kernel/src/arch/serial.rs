@@ -36,6 +36,7 @@ pub fn poll_input() {
     let Some(mut ring) = INPUT.try_lock() else { return };
     // Line status register bit 0: data ready.
     while super::cpu::inb(COM1 + 5) & 1 != 0 {
+        ARRIVED.store(true, core::sync::atomic::Ordering::Release);
         let b = super::cpu::inb(COM1);
         if ring.len < INPUT_SIZE {
             let tail = (ring.head + ring.len) % INPUT_SIZE;
@@ -43,6 +44,13 @@ pub fn poll_input() {
             ring.len += 1;
         }
     }
+}
+
+static ARRIVED: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+/// Whether bytes arrived since the last call.
+pub fn input_arrived() -> bool {
+    ARRIVED.swap(false, core::sync::atomic::Ordering::AcqRel)
 }
 
 /// Take one received byte, if any.

@@ -11,6 +11,8 @@ use core::sync::atomic::{AtomicBool, Ordering};
 pub const VEC_TIMER: u8 = 0x20;
 /// Cross-core call vector.
 pub const VEC_CALL: u8 = 0x40;
+/// Wake-up vector: makes a halted core look at its run queue.
+pub const VEC_WAKE: u8 = 0x41;
 /// Spurious-interrupt vector.
 pub const VEC_SPURIOUS: u8 = 0xff;
 
@@ -192,6 +194,7 @@ pub fn interrupt(vector: u8) {
             apic::eoi();
             super::smp::service_mailbox();
         }
+        VEC_WAKE => apic::eoi(),
         VEC_SPURIOUS => {}
         v => {
             log::warn!("unexpected interrupt vector {v:#x}");

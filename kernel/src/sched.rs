@@ -1,0 +1,224 @@
+//! Scheduling: per-core run queues with work stealing, timer preemption,
+//! and wait queues that park blocked threads.
+//!
+//! A blocked system call is restarted when its thread is woken: the thread
+//! parks under a [`WaitKey`] together with the key's sequence number read
+//! *before* it found it must wait; a wake-up bumps the sequence number, so a
+//! wake-up that happens between the check and the park is never lost.
+//!
+//! Run queues and wait queues are per-machine scheduling state (like
+//! physical memory), not replicated kernel state.
+
+use crate::arch::{apic, cpu, percpu, traps};
+use crate::process::{self, Slice, Thread};
+use alloc::boxed::Box;
+use alloc::collections::{BTreeMap, VecDeque};
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use kstate::Pid;
+use spin::Mutex;
+
+/// What a blocked thread waits for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum WaitKey {
+    /// A child of this process changes state.
+    Child(Pid),
+    /// Data, space or a closed end on this pipe.
+    Pipe(u64),
+    /// Console input.
+    Console,
+}
+
+const MAX: usize = percpu::MAX_CORES;
+static RUNQ: [Mutex<VecDeque<Box<Thread>>>; MAX] = [const { Mutex::new(VecDeque::new()) }; MAX];
+static WAIT: Mutex<BTreeMap<WaitKey, (u64, Vec<Box<Thread>>)>> = Mutex::new(BTreeMap::new());
+static SLEEPERS: Mutex<Vec<(u64, Box<Thread>)>> = Mutex::new(Vec::new());
+/// Threads that exist (running, queued, parked or sleeping).
+static THREADS: AtomicUsize = AtomicUsize::new(0);
+static STARTED: AtomicBool = AtomicBool::new(false);
+
+/// Sequence number of `key` (read before checking whether to wait).
+pub fn seq(key: WaitKey) -> u64 {
+    WAIT.lock().get(&key).map_or(0, |e| e.0)
+}
+
+/// Park `t` under `key` unless `key` was woken since `seen` was read.
+pub fn park(key: WaitKey, seen: u64, t: Box<Thread>) {
+    let mut w = WAIT.lock();
+    let e = w.entry(key).or_insert((0, Vec::new()));
+    if e.0 != seen {
+        drop(w);
+        enqueue(t);
+    } else {
+        e.1.push(t);
+    }
+}
+
+/// Wake every thread waiting for `key`.
+pub fn wake(key: WaitKey) {
+    let woken = {
+        let mut w = WAIT.lock();
+        let e = w.entry(key).or_insert((0, Vec::new()));
+        e.0 += 1;
+        core::mem::take(&mut e.1)
+    };
+    for t in woken {
+        enqueue(t);
+    }
+}
+
+/// Wake every thread waiting on any pipe (after descriptors were closed).
+pub fn wake_pipes() {
+    let keys: Vec<WaitKey> = WAIT.lock().keys().filter(|k| matches!(k, WaitKey::Pipe(_))).copied().collect();
+    for k in keys {
+        wake(k);
+    }
+}
+
+/// Wake the threads of process `pid` wherever they wait (a signal arrived).
+pub fn wake_process(pid: Pid) {
+    let mut found = Vec::new();
+    {
+        let mut w = WAIT.lock();
+        for (_, e) in w.iter_mut() {
+            let mut i = 0;
+            while i < e.1.len() {
+                if e.1[i].pid == pid {
+                    found.push(e.1.swap_remove(i));
+                } else {
+                    i += 1;
+                }
+            }
+        }
+    }
+    {
+        let mut s = SLEEPERS.lock();
+        let mut i = 0;
+        while i < s.len() {
+            if s[i].1.pid == pid {
+                found.push(s.swap_remove(i).1);
+            } else {
+                i += 1;
+            }
+        }
+    }
+    for t in found {
+        enqueue(t);
+    }
+}
+
+/// Put `t` to sleep until `deadline` (monotonic ns).
+pub fn sleep(deadline: u64, t: Box<Thread>) {
+    SLEEPERS.lock().push((deadline, t));
+}
+
+fn wake_sleepers() {
+    let now = crate::time::monotonic_ns();
+    let due: Vec<Box<Thread>> = {
+        let mut s = SLEEPERS.lock();
+        if s.iter().all(|(d, _)| *d > now) {
+            return;
+        }
+        let mut due = Vec::new();
+        let mut i = 0;
+        while i < s.len() {
+            if s[i].0 <= now {
+                due.push(s.swap_remove(i).1);
+            } else {
+                i += 1;
+            }
+        }
+        due
+    };
+    for t in due {
+        enqueue(t);
+    }
+}
+
+/// Make `t` runnable: on its home core, or the least loaded one if it has
+/// none; the core is woken if it halts.
+pub fn enqueue(mut t: Box<Thread>) {
+    let cores = crate::topology().cores.len();
+    let target = match t.home {
+        Some(c) if c < cores => c,
+        _ => {
+            let c = (0..cores).min_by_key(|&c| RUNQ[c].lock().len()).unwrap_or(0);
+            t.home = Some(c);
+            c
+        }
+    };
+    RUNQ[target].lock().push_back(t);
+    if target != percpu::current().core_id() {
+        apic::send_ipi(crate::topology().cores[target].apic_id, traps::VEC_WAKE);
+    }
+}
+
+/// A new thread enters the system.
+pub fn spawn(t: Box<Thread>) {
+    THREADS.fetch_add(1, Ordering::AcqRel);
+    enqueue(t);
+}
+
+/// Whether another thread waits for this core.
+pub fn others_waiting() -> bool {
+    !RUNQ[percpu::current().core_id()].lock().is_empty()
+}
+
+fn next_thread(me: usize) -> Option<Box<Thread>> {
+    if let Some(t) = RUNQ[me].lock().pop_front() {
+        return Some(t);
+    }
+    // Steal from the busiest other core, preferring this node's cores.
+    let topo = crate::topology();
+    let my_node = topo.cores[me].node;
+    let mut order: Vec<usize> = (0..topo.cores.len()).filter(|&c| c != me).collect();
+    order.sort_by_key(|&c| (topo.cores[c].node != my_node, usize::MAX - RUNQ[c].lock().len()));
+    for c in order {
+        if let Some(mut q) = RUNQ[c].try_lock() {
+            if q.len() > 0 {
+                let mut t = q.pop_back()?;
+                t.home = Some(me);
+                return Some(t);
+            }
+        }
+    }
+    None
+}
+
+/// Start scheduling on the calling core (every core calls this once the
+/// kernel state exists). Never returns; process 1's exit powers off.
+pub fn run_core() -> ! {
+    let me = percpu::current().core_id();
+    loop {
+        wake_sleepers();
+        if crate::console::input_arrived() {
+            wake(WaitKey::Console);
+        }
+        match next_thread(me) {
+            Some(t) => match process::run_slice(t) {
+                Slice::Requeue(t) => RUNQ[me].lock().push_back(t),
+                Slice::Parked => {}
+                Slice::Exited(pid, status) => {
+                    THREADS.fetch_sub(1, Ordering::AcqRel);
+                    if pid == 1 {
+                        let code = process::shell_status(status);
+                        log::info!("process 1 exited with status {code}; powering off");
+                        crate::arch::exit::exit(code);
+                    }
+                }
+            },
+            None => cpu::idle_wait(),
+        }
+    }
+}
+
+/// Let every core schedule threads (idle cores notice at their next timer
+/// tick).
+pub fn start() {
+    STARTED.store(true, Ordering::Release);
+}
+
+/// Whether the schedulers run.
+pub fn started() -> bool {
+    STARTED.load(Ordering::Acquire)
+}
