@@ -33,6 +33,7 @@ mod process;
 mod procfs;
 mod rng;
 mod sched;
+mod signal;
 mod state;
 mod syscall;
 mod time;

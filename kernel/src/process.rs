@@ -48,6 +48,13 @@ pub struct Thread {
     pub wait: Option<(crate::sched::WaitKey, u64)>,
     /// Deadline of a `poll` being restarted (`Some(None)`: no timeout).
     pub poll_deadline: Option<Option<u64>>,
+    /// The alternate signal stack.
+    pub altstack: crate::signal::AltStack,
+    /// The system call this thread will re-execute when it runs (it
+    /// blocked), if any.
+    pub restarting: Option<u64>,
+    /// Mask to restore after a handler interrupted `rt_sigsuspend`.
+    pub saved_mask: Option<u64>,
 }
 
 impl Thread {
@@ -66,6 +73,9 @@ impl Thread {
             sleep_deadline: None,
             wait: None,
             poll_deadline: None,
+            altstack: crate::signal::AltStack { sp: 0, size: 0, disabled: true },
+            restarting: None,
+            saved_mask: None,
         }
     }
 }
@@ -404,26 +414,57 @@ fn ignored_by_default(sig: i32) -> bool {
     matches!(sig, 17 | 18 | 23 | 28) // SIGCHLD, SIGCONT, SIGURG, SIGWINCH
 }
 
-/// Act on pending signals before returning to user mode. Returns the wait
-/// status if one of them ends the process. (Handlers run in user mode are
-/// the next step; a signal with a handler installed is dropped here.)
+/// Act on pending signals before returning to user mode: run the handler
+/// of a caught one (building its frame), drop ignored ones, and return the
+/// wait status if one ends the process.
 fn check_signals(t: &mut Thread) -> Option<i32> {
     let Ok(Resp::Val(pending)) = state::execute(ReadOp::Pending { pid: t.pid }) else { return None };
     if pending & !t.sigmask == 0 {
         return None;
     }
     let Ok(Resp::Val(sigs)) = state::execute_mut(WriteOp::TakeSignals { pid: t.pid, mask: t.sigmask }) else { return None };
+    let mut delivered = false;
     for sig in 1..=64i32 {
         if sigs & (1u64 << (sig - 1)) == 0 {
             continue;
         }
         let act = t.sigactions[sig as usize];
-        let fatal = sig == abi::flags::SIGKILL
-            || (act.handler == abi::flags::SIG_DFL && !ignored_by_default(sig));
-        if fatal {
+        if sig == abi::flags::SIGKILL || (act.handler == abi::flags::SIG_DFL && !ignored_by_default(sig)) {
             log::debug!("pid {}: killed by signal {sig}", t.pid);
             return Some(sig);
         }
+        if act.handler == abi::flags::SIG_IGN || act.handler == abi::flags::SIG_DFL || delivered {
+            // Ignored; or a second caught signal in one go: it stays for the
+            // next return to user mode.
+            if delivered && act.handler > 1 {
+                let _ = state::execute_mut(WriteOp::Signal { pid: t.pid, target: t.pid as i32, sig: sig as u32 });
+            }
+            continue;
+        }
+        // A blocked system call the handler interrupts returns EINTR, unless
+        // SA_RESTART asks to restart it (pause and sigsuspend never restart).
+        if let Some(nr) = t.restarting.take() {
+            let never = nr == abi::sysno::PAUSE || nr == abi::sysno::RT_SIGSUSPEND;
+            if act.flags & abi::flags::SA_RESTART == 0 || never {
+                t.ctx.rip += 2;
+                t.ctx.rax = (-(Errno::EINTR.0 as i64)) as u64;
+                t.sleep_deadline = None;
+                t.poll_deadline = None;
+            } else {
+                t.restarting = Some(nr);
+            }
+        }
+        let before = t.sigmask;
+        if let Some(m) = t.saved_mask.take() {
+            // The frame must restore the mask from before rt_sigsuspend.
+            t.sigmask = m;
+        }
+        let pid = t.pid;
+        if crate::signal::deliver(t, sig, 0, u64::from(pid)).is_err() {
+            t.sigmask = before;
+            return Some(abi::flags::SIGSEGV);
+        }
+        delivered = true;
     }
     None
 }
@@ -443,6 +484,7 @@ pub fn run_slice(mut t: Box<Thread>) -> Slice {
         let status = match exit {
             Exit::Syscall => {
                 let nr = t.ctx.rax;
+                t.restarting = None;
                 match syscall::dispatch(&mut t) {
                     Next::Resume => continue,
                     Next::Exited(s) => {
@@ -479,11 +521,19 @@ pub fn run_slice(mut t: Box<Thread>) -> Slice {
                 if handle_page_fault(t.pid, cr2, error_code) {
                     continue;
                 }
+                let code = if error_code & 1 != 0 { 2 } else { 1 }; // SEGV_ACCERR / SEGV_MAPERR
+                if fault_handler(&mut t, abi::flags::SIGSEGV, code, cr2) {
+                    continue;
+                }
                 log::info!("pid {}: segmentation fault at {:#x} (rip {:#x}, error {:#x})", t.pid, cr2, t.ctx.rip, error_code);
                 abi::flags::SIGSEGV
             }
             Exit::Exception { vector, error_code, .. } => {
                 let sig = signal_of(vector);
+                let rip = t.ctx.rip;
+                if fault_handler(&mut t, sig, 1, rip) {
+                    continue;
+                }
                 log::info!("pid {}: CPU exception {} (error {:#x}) at rip {:#x}: signal {}", t.pid, vector, error_code, t.ctx.rip, sig);
                 sig
             }
@@ -497,6 +547,17 @@ pub fn run_slice(mut t: Box<Thread>) -> Slice {
 fn restart(t: &mut Thread, nr: u64) {
     t.ctx.rax = nr;
     t.ctx.rip -= 2; // `syscall` is two bytes long
+    t.restarting = Some(nr);
+}
+
+/// Run the handler of a fault signal if one is installed and the signal is
+/// not blocked; false if the process must die.
+fn fault_handler(t: &mut Thread, sig: i32, code: i32, addr: u64) -> bool {
+    let act = t.sigactions[sig as usize];
+    if act.handler <= 1 || t.sigmask & (1u64 << (sig - 1)) != 0 {
+        return false;
+    }
+    crate::signal::deliver(t, sig, code, addr).is_ok()
 }
 
 /// Tear down a process that ended with wait status `status`: wake its

@@ -27,6 +27,8 @@ pub enum WaitKey {
     Pipe(u64),
     /// Console input.
     Console,
+    /// `pause`/`rt_sigsuspend` of this process: only signals end it.
+    Pause(Pid),
 }
 
 const MAX: usize = percpu::MAX_CORES;

@@ -58,6 +58,13 @@ pub fn dispatch(t: &mut Thread) -> Next {
     if n == nr::EXECVE || n == nr::EXECVEAT {
         return sys_execve(t, n, a);
     }
+    if n == nr::RT_SIGRETURN {
+        if crate::signal::sigreturn(t).is_err() {
+            process::exit_process(t, SIGSEGV);
+            return Next::Exited(SIGSEGV);
+        }
+        return Next::Resume;
+    }
     let result = call(t, n, a);
     if TRACE.load(Ordering::Relaxed) {
         let shown = match &result {
@@ -324,6 +331,23 @@ fn call(t: &mut Thread, n: u64, a: [u64; 6]) -> KResult<u64> {
         nr::CLOCK_NANOSLEEP => sys_nanosleep(t, a[0] as i32, a[1] as u32, a[2], a[3]),
         nr::SCHED_YIELD => Err(Errno(YIELD)),
         nr::FORK | nr::VFORK => process::fork(t).map(u64::from),
+        nr::SIGALTSTACK => crate::signal::sigaltstack(t, a[0], a[1]),
+        nr::PAUSE => {
+            let seq = sched::seq(WaitKey::Pause(pid));
+            Err(block(t, WaitKey::Pause(pid), seq))
+        }
+        nr::RT_SIGSUSPEND => {
+            if a[1] != 8 {
+                return Err(Errno::EINVAL);
+            }
+            if t.saved_mask.is_none() {
+                let m = uaccess::read_u64(pid, a[0])?;
+                t.saved_mask = Some(t.sigmask);
+                t.sigmask = kstate::decode::sigprocmask(2, 0, m)?;
+            }
+            let seq = sched::seq(WaitKey::Pause(pid));
+            Err(block(t, WaitKey::Pause(pid), seq))
+        }
         nr::CLONE => {
             // Only the process form (no shared memory or threads yet):
             // fork semantics with the exit signal in the low byte.
