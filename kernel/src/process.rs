@@ -55,6 +55,12 @@ pub struct Thread {
     pub restarting: Option<u64>,
     /// Mask to restore after a handler interrupted `rt_sigsuspend`.
     pub saved_mask: Option<u64>,
+    /// Thread id (equal to `pid` for a process's first thread).
+    pub tid: Pid,
+    /// The wait key whose wake-up made it runnable (futex wake-ups).
+    pub woken_by: Option<crate::sched::WaitKey>,
+    /// Deadline of a timed wait (futex timeout), monotonic ns.
+    pub wait_deadline: Option<u64>,
 }
 
 impl Thread {
@@ -76,6 +82,9 @@ impl Thread {
             altstack: crate::signal::AltStack { sp: 0, size: 0, disabled: true },
             restarting: None,
             saved_mask: None,
+            tid: pid,
+            woken_by: None,
+            wait_deadline: None,
         }
     }
 }
@@ -93,6 +102,8 @@ pub enum Next {
     Sleep(u64),
     /// Give the core to another thread, then continue.
     Yield,
+    /// The thread ended; its process lives on.
+    Gone,
 }
 
 /// How a run of a thread on a core ended.
@@ -103,6 +114,9 @@ pub enum Slice {
     Parked,
     /// Its process ended with this wait status.
     Exited(Pid, i32),
+    /// The thread ended (its process lives on, or another thread is ending
+    /// the process).
+    Gone,
 }
 
 /// Linux wait status of a normal exit.
@@ -119,7 +133,17 @@ pub fn shell_status(wait: i32) -> i32 {
     }
 }
 
+/// Free user data frames an operation released. Every replica must have
+/// applied the operation first (a lagging replica's page tables would still
+/// map them), so this brings them all up to date; the caller has flushed
+/// the TLBs of the cores that ran the address space.
 fn frames_free(frames: Vec<u64>) {
+    if frames.is_empty() {
+        return;
+    }
+    for r in 0..state::replicas() {
+        state::sync(r);
+    }
     for f in frames {
         mem::free_frame(f);
     }
@@ -418,7 +442,11 @@ fn ignored_by_default(sig: i32) -> bool {
 /// of a caught one (building its frame), drop ignored ones, and return the
 /// wait status if one ends the process.
 fn check_signals(t: &mut Thread) -> Option<i32> {
-    let Ok(Resp::Val(pending)) = state::execute(ReadOp::Pending { pid: t.pid }) else { return None };
+    let pending = match state::execute(ReadOp::Pending { pid: t.pid }) {
+        Ok(Resp::Val(p)) => p,
+        // The process is exiting or gone.
+        _ => return Some(GONE),
+    };
     if pending & !t.sigmask == 0 {
         return None;
     }
@@ -469,12 +497,17 @@ fn check_signals(t: &mut Thread) -> Option<i32> {
     None
 }
 
+/// `check_signals` result: the thread's process is ending without it.
+const GONE: i32 = -1;
+
 /// Run thread `t` on this core until it blocks, is preempted or its
 /// process ends.
 pub fn run_slice(mut t: Box<Thread>) -> Slice {
     loop {
         if let Some(status) = check_signals(&mut t) {
-            exit_process(&t, status);
+            if status == GONE || !exit_process(&t, status) {
+                return Slice::Gone;
+            }
             return Slice::Exited(t.pid, status);
         }
         if !load(&mut t) {
@@ -490,6 +523,10 @@ pub fn run_slice(mut t: Box<Thread>) -> Slice {
                     Next::Exited(s) => {
                         paging::load_root(0);
                         return Slice::Exited(t.pid, s);
+                    }
+                    Next::Gone => {
+                        paging::load_root(0);
+                        return Slice::Gone;
                     }
                     Next::Yield => {
                         paging::load_root(0);
@@ -538,7 +575,9 @@ pub fn run_slice(mut t: Box<Thread>) -> Slice {
                 sig
             }
         };
-        exit_process(&t, status);
+        if !exit_process(&t, status) {
+            return Slice::Gone;
+        }
         return Slice::Exited(t.pid, status);
     }
 }
@@ -560,12 +599,20 @@ fn fault_handler(t: &mut Thread, sig: i32, code: i32, addr: u64) -> bool {
     crate::signal::deliver(t, sig, code, addr).is_ok()
 }
 
-/// Tear down a process that ended with wait status `status`: wake its
-/// parent (and process 1, which inherits its children) and every pipe
-/// waiter (its descriptors are closed).
-pub fn exit_process(t: &Thread, status: i32) {
+/// Tear down a process that ended with wait status `status`: stop its
+/// other threads (they leave the address space before it is freed), wake
+/// its parent (and process 1, which inherits its children) and every pipe
+/// waiter (its descriptors are closed). False if another thread is already
+/// ending the process (this one just ends).
+pub fn exit_process(t: &Thread, status: i32) -> bool {
     // Leave its page tables before every replica frees them.
     paging::load_root(0);
+    crate::sched::set_current(0);
+    if state::execute_mut(WriteOp::BeginExit { pid: t.pid }).is_err() {
+        return false;
+    }
+    crate::sched::wake_process(t.pid);
+    crate::sched::shootdown(t.pid, &|| paging::load_root(0));
     let ppid = match state::execute(ReadOp::Proc { pid: t.pid }) {
         Ok(Resp::Proc(p)) => p.ppid,
         _ => 0,
@@ -574,4 +621,60 @@ pub fn exit_process(t: &Thread, status: i32) {
     crate::sched::wake_pipes();
     crate::sched::wake(crate::sched::WaitKey::Child(ppid));
     crate::sched::wake(crate::sched::WaitKey::Child(1));
+    true
+}
+
+/// A thread leaves (`exit`): clear and wake its `clear_child_tid` futex,
+/// and end the process if it was the last thread. Returns how the slice
+/// ends.
+pub fn exit_thread(t: &mut Thread, status: i32) -> Next {
+    if t.clear_child_tid != 0 {
+        let _ = crate::uaccess::write(t.pid, t.clear_child_tid, &0u32.to_le_bytes());
+        crate::sched::wake_n(crate::sched::WaitKey::Futex(t.pid, t.clear_child_tid), 1);
+    }
+    match state::execute_mut(WriteOp::ExitThread { pid: t.pid }) {
+        Ok(Resp::Val(0)) => {
+            if exit_process(t, status) {
+                Next::Exited(status)
+            } else {
+                Next::Gone
+            }
+        }
+        _ => Next::Gone,
+    }
+}
+
+/// `clone` of a thread (`CLONE_VM | CLONE_THREAD`): a new thread of the
+/// calling process starting with the caller's registers, `rax = 0`, the
+/// given stack and TLS.
+pub fn clone_thread(t: &Thread, flags: u64, stack: u64, ptid: u64, ctid: u64, tls: u64) -> KResult<Pid> {
+    use abi::flags::{CLONE_CHILD_CLEARTID, CLONE_CHILD_SETTID, CLONE_PARENT_SETTID, CLONE_SETTLS};
+    let tid = match state::execute_mut(WriteOp::NewThread { pid: t.pid })? {
+        Resp::Pid(p) => p,
+        _ => return Err(Errno::EINVAL),
+    };
+    if flags & CLONE_PARENT_SETTID != 0 {
+        crate::uaccess::write(t.pid, ptid, &tid.to_le_bytes())?;
+    }
+    if flags & CLONE_CHILD_SETTID != 0 {
+        crate::uaccess::write(t.pid, ctid, &tid.to_le_bytes())?;
+    }
+    let mut ctx = t.ctx.clone();
+    ctx.rax = 0;
+    if stack != 0 {
+        ctx.rsp = stack;
+    }
+    if flags & CLONE_SETTLS != 0 {
+        ctx.fs_base = tls;
+    }
+    let mut c = Box::new(Thread::new(t.pid, ctx));
+    c.tid = tid;
+    c.root = t.root;
+    c.sigmask = t.sigmask;
+    c.sigactions = t.sigactions;
+    if flags & CLONE_CHILD_CLEARTID != 0 {
+        c.clear_child_tid = ctid;
+    }
+    crate::sched::spawn(c);
+    Ok(tid)
 }

@@ -29,6 +29,8 @@ pub enum WaitKey {
     Console,
     /// `pause`/`rt_sigsuspend` of this process: only signals end it.
     Pause(Pid),
+    /// A futex word `(process, user address)`.
+    Futex(Pid, u64),
 }
 
 const MAX: usize = percpu::MAX_CORES;
@@ -39,17 +41,43 @@ static SLEEPERS: Mutex<Vec<(u64, Box<Thread>)>> = Mutex::new(Vec::new());
 static THREADS: AtomicUsize = AtomicUsize::new(0);
 static STARTED: AtomicBool = AtomicBool::new(false);
 
+/// The process whose address space each core runs (0: none). Set before a
+/// thread's checks and page-table load, cleared after it leaves the core.
+static CURRENT: [core::sync::atomic::AtomicU32; MAX] = [const { core::sync::atomic::AtomicU32::new(0) }; MAX];
+
+/// This core now runs (or is about to run) process `pid` (0: none).
+pub fn set_current(pid: Pid) {
+    CURRENT[percpu::current().core_id()].store(pid, Ordering::SeqCst);
+}
+
+/// Make every other core that runs `pid` execute `f` (a TLB flush, or
+/// leaving the address space) and wait until all did. The caller changed
+/// the replicated state first; a core that starts running `pid` afterwards
+/// sees the change (both sides use sequentially consistent atomics).
+pub fn shootdown(pid: Pid, f: &(dyn Fn() + Sync)) {
+    core::sync::atomic::fence(Ordering::SeqCst);
+    let me = percpu::current().core_id();
+    for c in 0..crate::topology().cores.len() {
+        if c != me && CURRENT[c].load(Ordering::SeqCst) == pid {
+            crate::arch::smp::run_on(c, f);
+        }
+    }
+}
+
 /// Sequence number of `key` (read before checking whether to wait).
 pub fn seq(key: WaitKey) -> u64 {
     WAIT.lock().get(&key).map_or(0, |e| e.0)
 }
 
 /// Park `t` under `key` unless `key` was woken since `seen` was read.
-pub fn park(key: WaitKey, seen: u64, t: Box<Thread>) {
+pub fn park(key: WaitKey, seen: u64, mut t: Box<Thread>) {
     let mut w = WAIT.lock();
     let e = w.entry(key).or_insert((0, Vec::new()));
     if e.0 != seen {
         drop(w);
+        // Woken between its check and now: it must not wait again for the
+        // same condition (futex waits return 0).
+        t.woken_by = Some(key);
         enqueue(t);
     } else {
         e.1.push(t);
@@ -67,6 +95,40 @@ pub fn wake(key: WaitKey) {
     for t in woken {
         enqueue(t);
     }
+}
+
+/// Wake up to `n` threads waiting for `key`, marking them woken by it;
+/// returns how many.
+pub fn wake_n(key: WaitKey, n: usize) -> usize {
+    let woken: Vec<Box<Thread>> = {
+        let mut w = WAIT.lock();
+        let e = w.entry(key).or_insert((0, Vec::new()));
+        e.0 += 1;
+        let k = n.min(e.1.len());
+        e.1.drain(..k).collect()
+    };
+    let count = woken.len();
+    for mut t in woken {
+        t.woken_by = Some(key);
+        enqueue(t);
+    }
+    count
+}
+
+/// Move up to `n` waiters of `from` to wait for `to`; returns how many.
+pub fn requeue(from: WaitKey, to: WaitKey, n: usize) -> usize {
+    let mut w = WAIT.lock();
+    let moved: Vec<Box<Thread>> = match w.get_mut(&from) {
+        Some(e) => {
+            let k = n.min(e.1.len());
+            e.1.drain(..k).collect()
+        }
+        None => Vec::new(),
+    };
+    let count = moved.len();
+    let e = w.entry(to).or_insert((0, Vec::new()));
+    e.1.extend(moved);
+    count
 }
 
 /// Wake every thread waiting on any pipe (after descriptors were closed).
@@ -116,6 +178,25 @@ pub fn sleep(deadline: u64, t: Box<Thread>) {
 
 fn wake_sleepers() {
     let now = crate::time::monotonic_ns();
+    // Timed waits (futex timeouts) that expired.
+    let expired: Vec<Box<Thread>> = {
+        let mut w = WAIT.lock();
+        let mut out = Vec::new();
+        for (_, e) in w.iter_mut() {
+            let mut i = 0;
+            while i < e.1.len() {
+                if e.1[i].wait_deadline.is_some_and(|d| d <= now) {
+                    out.push(e.1.swap_remove(i));
+                } else {
+                    i += 1;
+                }
+            }
+        }
+        out
+    };
+    for t in expired {
+        enqueue(t);
+    }
     let due: Vec<Box<Thread>> = {
         let mut s = SLEEPERS.lock();
         if s.iter().all(|(d, _)| *d > now) {
@@ -191,15 +272,34 @@ fn next_thread(me: usize) -> Option<Box<Thread>> {
 /// kernel state exists). Never returns; process 1's exit powers off.
 pub fn run_core() -> ! {
     let me = percpu::current().core_id();
+    let mut last_report = 0u64;
     loop {
+        if log::log_enabled!(log::Level::Debug) && me == 0 {
+            let now = crate::time::monotonic_ns();
+            if now - last_report > 2_000_000_000 {
+                last_report = now;
+                let q: Vec<usize> = (0..crate::topology().cores.len()).map(|c| RUNQ[c].lock().len()).collect();
+                let w: Vec<(WaitKey, usize)> = WAIT.lock().iter().filter(|(_, e)| !e.1.is_empty()).map(|(k, e)| (*k, e.1.len())).collect();
+                let cur: Vec<u32> = (0..crate::topology().cores.len()).map(|c| CURRENT[c].load(Ordering::Relaxed)).collect();
+                log::debug!("sched: run queues {q:?}, waiting {w:?}, sleeping {}, running {cur:?}, threads {}", SLEEPERS.lock().len(), THREADS.load(Ordering::Relaxed));
+            }
+        }
         wake_sleepers();
         if crate::console::input_arrived() {
             wake(WaitKey::Console);
         }
         match next_thread(me) {
-            Some(t) => match process::run_slice(t) {
+            Some(t) => match {
+                set_current(t.pid);
+                let r = process::run_slice(t);
+                set_current(0);
+                r
+            } {
                 Slice::Requeue(t) => RUNQ[me].lock().push_back(t),
                 Slice::Parked => {}
+                Slice::Gone => {
+                    THREADS.fetch_sub(1, Ordering::AcqRel);
+                }
                 Slice::Exited(pid, status) => {
                     THREADS.fetch_sub(1, Ordering::AcqRel);
                     if pid == 1 {

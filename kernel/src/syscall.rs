@@ -50,18 +50,19 @@ fn val(r: KResult<Resp>) -> KResult<u64> {
 pub fn dispatch(t: &mut Thread) -> Next {
     let c = &t.ctx;
     let (n, a) = (c.rax, [c.rdi, c.rsi, c.rdx, c.r10, c.r8, c.r9]);
-    if n == nr::EXIT || n == nr::EXIT_GROUP {
+    if n == nr::EXIT {
+        return process::exit_thread(t, process::exit_status(a[0] as i32));
+    }
+    if n == nr::EXIT_GROUP {
         let status = process::exit_status(a[0] as i32);
-        process::exit_process(t, status);
-        return Next::Exited(status);
+        return if process::exit_process(t, status) { Next::Exited(status) } else { Next::Gone };
     }
     if n == nr::EXECVE || n == nr::EXECVEAT {
         return sys_execve(t, n, a);
     }
     if n == nr::RT_SIGRETURN {
         if crate::signal::sigreturn(t).is_err() {
-            process::exit_process(t, SIGSEGV);
-            return Next::Exited(SIGSEGV);
+            return if process::exit_process(t, SIGSEGV) { Next::Exited(SIGSEGV) } else { Next::Gone };
         }
         return Next::Resume;
     }
@@ -136,8 +137,7 @@ fn sys_execve(t: &mut Thread, n: u64, a: [u64; 6]) -> Next {
         Err(e) => {
             log::info!("pid {pid}: execve failed after the old image was gone ({}): killed", e.errno.name());
             let status = SIGSEGV;
-            process::exit_process(t, status);
-            Next::Exited(status)
+            if process::exit_process(t, status) { Next::Exited(status) } else { Next::Gone }
         }
     }
 }
@@ -248,21 +248,21 @@ fn call(t: &mut Thread, n: u64, a: [u64; 6]) -> KResult<u64> {
         nr::IOCTL => sys_ioctl(t, fd_arg(a[0]), a[1] as u32, a[2]),
         nr::BRK => {
             let r = state::execute_mut(WriteOp::Brk { pid, addr: a[0] });
-            flush_then_release(r)
+            flush_then_release(pid, r)
         }
         nr::MMAP => sys_mmap(t, a[0], a[1], a[2] as u32, a[3] as u32, fd_arg(a[4]), a[5]),
         nr::MUNMAP => {
             if a[0] % PAGE_SIZE != 0 || a[1] == 0 {
                 return Err(Errno::EINVAL);
             }
-            flush_then_release(state::execute_mut(WriteOp::Munmap { pid, start: a[0], len: a[1] }))
+            flush_then_release(pid, state::execute_mut(WriteOp::Munmap { pid, start: a[0], len: a[1] }))
         }
         nr::MPROTECT => {
             if a[0] % PAGE_SIZE != 0 || a[2] as u32 & !(PROT_READ | PROT_WRITE | PROT_EXEC) != 0 {
                 return Err(Errno::EINVAL);
             }
             let r = ok_unit(state::execute_mut(WriteOp::Mprotect { pid, start: a[0], len: a[1], prot: a[2] as u32 }));
-            crate::arch::flush_tlb();
+            tlb_shootdown(pid);
             r
         }
         nr::MADVISE => sys_madvise(t, a[0], a[1], a[2] as u32),
@@ -287,7 +287,46 @@ fn call(t: &mut Thread, n: u64, a: [u64; 6]) -> KResult<u64> {
             uaccess::write(pid, a[0], &u.to_bytes()).map(|_| 0)
         }
         nr::SYSINFO => sys_sysinfo(t, a[0]),
-        nr::GETPID | nr::GETTID => Ok(u64::from(pid)),
+        nr::GETPID => Ok(u64::from(pid)),
+        nr::GETTID => Ok(u64::from(t.tid)),
+        nr::FUTEX => sys_futex(t, a[0], a[1] as u32, a[2] as u32, a[3], a[4], a[5] as u32),
+        nr::SCHED_GETAFFINITY => {
+            // Every core (cpusetsize must hold them).
+            let cores = crate::topology().cores.len();
+            let size = a[1] as usize;
+            if size < cores.div_ceil(64) * 8 || size % 8 != 0 {
+                return Err(Errno::EINVAL);
+            }
+            let mut mask = alloc::vec![0u8; size.min(128)];
+            for c in 0..cores {
+                mask[c / 8] |= 1 << (c % 8);
+            }
+            uaccess::write(pid, a[2], &mask)?;
+            Ok(mask.len() as u64)
+        }
+        nr::SCHED_SETAFFINITY => {
+            // Accepted when the mask names at least one existing core; the
+            // scheduler does not pin threads (documented).
+            let size = (a[1] as usize).min(128);
+            let mask = uaccess::read(pid, a[2], size)?;
+            let cores = crate::topology().cores.len();
+            if (0..cores).any(|c| mask.get(c / 8).is_some_and(|b| b & (1 << (c % 8)) != 0)) {
+                Ok(0)
+            } else {
+                Err(Errno::EINVAL)
+            }
+        }
+        nr::GETCPU => {
+            let core = crate::arch::percpu::current().core_id() as u32;
+            if a[0] != 0 {
+                uaccess::write(pid, a[0], &core.to_le_bytes())?;
+            }
+            if a[1] != 0 {
+                let node = crate::arch::percpu::current().numa_node() as u32;
+                uaccess::write(pid, a[1], &node.to_le_bytes())?;
+            }
+            Ok(0)
+        }
         nr::GETPPID => proc_info(pid).map(|p| u64::from(p.ppid)),
         nr::GETPGRP => proc_info(pid).map(|p| u64::from(p.pgid)),
         nr::GETPGID => {
@@ -349,14 +388,28 @@ fn call(t: &mut Thread, n: u64, a: [u64; 6]) -> KResult<u64> {
             Err(block(t, WaitKey::Pause(pid), seq))
         }
         nr::CLONE => {
-            // Only the process form (no shared memory or threads yet):
-            // fork semantics with the exit signal in the low byte.
+            // clone(flags, stack, parent_tid, child_tid, tls)
             let flags = a[0];
-            let supported = 0xff | CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID | CLONE_VFORK;
-            if flags & !supported != 0 || a[1] != 0 {
+            let thread = CLONE_VM | CLONE_THREAD | CLONE_SIGHAND;
+            if flags & thread == thread {
+                let known = 0xff | CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM
+                    | CLONE_SETTLS | CLONE_PARENT_SETTID | CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID | CLONE_DETACHED;
+                if flags & !known != 0 || flags & (CLONE_FS | CLONE_FILES) != (CLONE_FS | CLONE_FILES) {
+                    return Err(Errno::EINVAL);
+                }
+                return process::clone_thread(t, flags, a[1], a[2], a[3], a[4]).map(u64::from);
+            }
+            // The process form: fork semantics (the exit signal in the low
+            // byte is SIGCHLD in practice); vfork's sharing is not needed
+            // for correctness since the child gets a copy.
+            let supported = 0xff | CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID | CLONE_VFORK | CLONE_VM | CLONE_PARENT_SETTID;
+            if flags & !supported != 0 || (flags & CLONE_VM != 0 && flags & CLONE_VFORK == 0) {
                 return Err(Errno::EINVAL);
             }
             let child = process::fork(t)?;
+            if flags & CLONE_PARENT_SETTID != 0 {
+                uaccess::write(pid, a[2], &child.to_le_bytes())?;
+            }
             Ok(u64::from(child))
         }
         nr::WAIT4 => sys_wait4(t, a[0] as i32, a[1], a[2] as u32),
@@ -423,11 +476,23 @@ fn proc_info(pid: u32) -> KResult<kstate::ProcInfo> {
 
 /// Flush this core's TLB (the only core that runs the address space in this
 /// issue), then free the frames an operation released.
-fn flush_then_release(r: KResult<Resp>) -> KResult<u64> {
+fn flush_then_release(pid: u32, r: KResult<Resp>) -> KResult<u64> {
     if matches!(r, Ok(Resp::Frames(ref f)) | Ok(Resp::Mapped(_, ref f)) if !f.is_empty()) {
-        crate::arch::flush_tlb();
+        tlb_shootdown(pid);
     }
     val(release(r))
+}
+
+/// Bring every replica's page tables up to date with an unmap or
+/// protection change of `pid`, then flush the TLB here and on every core
+/// that runs `pid`'s address space, and return when all have done so
+/// (before the caller frees frames).
+fn tlb_shootdown(pid: u32) {
+    for r in 0..state::replicas() {
+        state::sync(r);
+    }
+    crate::arch::flush_tlb();
+    sched::shootdown(pid, &crate::arch::flush_tlb);
 }
 
 fn fd_info(pid: u32, fd: i32) -> KResult<kstate::FdInfo> {
@@ -968,7 +1033,7 @@ fn sys_mmap(t: &mut Thread, addr: u64, len: u64, prot: u32, flags: u32, fd: i32,
         }
         VmaKind::File { ino, offset: off }
     };
-    flush_then_release(state::execute_mut(WriteOp::Mmap { pid, at: req.at, len, prot, kind }))
+    flush_then_release(pid, state::execute_mut(WriteOp::Mmap { pid, at: req.at, len, prot, kind }))
 }
 
 fn sys_madvise(t: &mut Thread, addr: u64, len: u64, advice: u32) -> KResult<u64> {
@@ -978,7 +1043,7 @@ fn sys_madvise(t: &mut Thread, addr: u64, len: u64, advice: u32) -> KResult<u64>
     match advice {
         MADV_DONTNEED => {
             // Linux: private pages read back as zeros (or the file) after.
-            flush_then_release(state::execute_mut(WriteOp::Discard { pid: t.pid, start: addr, len }))
+            flush_then_release(t.pid, state::execute_mut(WriteOp::Discard { pid: t.pid, start: addr, len }))
         }
         MADV_NORMAL | MADV_RANDOM | MADV_SEQUENTIAL | MADV_WILLNEED | MADV_FREE => Ok(0),
         9..=19 | 100..=101 => Ok(0), // REMOVE, DONTFORK, DOFORK, MERGEABLE, HUGEPAGE, ... hints
@@ -1229,4 +1294,90 @@ fn sys_kill(t: &mut Thread, target: i32, sig: i32) -> KResult<u64> {
         }
         _ => Err(Errno::EIO),
     }
+}
+
+/// `futex(uaddr, op, val, timeout | val2, uaddr2, val3)`. Private and
+/// shared futexes are both keyed by (process, address), so shared futexes
+/// work between threads but not across processes.
+fn sys_futex(t: &mut Thread, uaddr: u64, op: u32, val: u32, timeout: u64, uaddr2: u64, val3: u32) -> KResult<u64> {
+    const WAIT: u32 = 0;
+    const WAKE: u32 = 1;
+    const REQUEUE: u32 = 3;
+    const CMP_REQUEUE: u32 = 4;
+    const WAIT_BITSET: u32 = 9;
+    const WAKE_BITSET: u32 = 10;
+    const CLOCK_REALTIME_FLAG: u32 = 256;
+    let pid = t.pid;
+    if uaddr % 4 != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let key = WaitKey::Futex(pid, uaddr);
+    let read_word = |a: u64| -> KResult<u32> {
+        let b = uaccess::read(pid, a, 4)?;
+        Ok(u32::from_le_bytes(b.try_into().map_err(|_| Errno::EFAULT)?))
+    };
+    match op & 127 {
+        WAIT | WAIT_BITSET => {
+            if op & 127 == WAIT_BITSET && val3 == 0 {
+                return Err(Errno::EINVAL);
+            }
+            if t.woken_by.take() == Some(key) {
+                t.wait_deadline = None;
+                return Ok(0);
+            }
+            if let Some(d) = t.wait_deadline {
+                if time::monotonic_ns() >= d {
+                    t.wait_deadline = None;
+                    return Err(Errno::ETIMEDOUT);
+                }
+            } else if timeout != 0 {
+                let raw = uaccess::read(pid, timeout, 16)?;
+                let ts = structs::Timespec::from_slice(&raw).ok_or(Errno::EFAULT)?;
+                if !ts.is_valid() {
+                    return Err(Errno::EINVAL);
+                }
+                let ns = ts.to_nanos().ok_or(Errno::EINVAL)?;
+                let now = time::monotonic_ns();
+                // FUTEX_WAIT takes a relative timeout; FUTEX_WAIT_BITSET an
+                // absolute one on CLOCK_MONOTONIC (or CLOCK_REALTIME).
+                let deadline = if op & 127 == WAIT {
+                    now.saturating_add(ns)
+                } else if op & CLOCK_REALTIME_FLAG != 0 {
+                    now.saturating_add(ns.saturating_sub(time::realtime_ns()))
+                } else {
+                    ns
+                };
+                t.wait_deadline = Some(deadline);
+            }
+            let seq = sched::seq(key);
+            if read_word(uaddr)? != val {
+                t.wait_deadline = None;
+                return Err(Errno::EAGAIN);
+            }
+            Err(block(t, key, seq))
+        }
+        WAKE | WAKE_BITSET => {
+            if op & 127 == WAKE_BITSET && val3 == 0 {
+                return Err(Errno::EINVAL);
+            }
+            Ok(sched::wake_n(key, val as usize) as u64)
+        }
+        REQUEUE | CMP_REQUEUE => {
+            if op & 127 == CMP_REQUEUE && read_word(uaddr)? != val3 {
+                return Err(Errno::EAGAIN);
+            }
+            if uaddr2 % 4 != 0 {
+                return Err(Errno::EINVAL);
+            }
+            let woken = sched::wake_n(key, val as usize);
+            let moved = sched::requeue(key, WaitKey::Futex(pid, uaddr2), timeout as u32 as usize);
+            Ok((woken + if op & 127 == CMP_REQUEUE { moved } else { 0 }) as u64)
+        }
+        _ => enosys_futex(op),
+    }
+}
+
+fn enosys_futex(op: u32) -> KResult<u64> {
+    log::debug!("futex operation {op:#x} not supported");
+    Err(Errno::ENOSYS)
 }

@@ -146,6 +146,10 @@ pub struct Process<M: FrameMemory> {
     pub exit_status: Option<i32>,
     /// Signals sent to it and not yet handled (bit `n-1` for signal `n`).
     pub pending: u64,
+    /// Live threads (the first has the process id as its thread id).
+    pub threads: u32,
+    /// `exit_group` has begun: its other threads must stop.
+    pub exiting: bool,
 }
 
 /// The kernel's replicated state (one copy per NUMA node).
@@ -315,6 +319,15 @@ pub enum WriteOp {
     /// Take (clear and return) the pending signals not blocked by `mask`
     /// ([`Resp::Val`]).
     TakeSignals { pid: Pid, mask: u64 },
+    /// A new thread in process `pid` ([`Resp::Pid`] = its thread id, from
+    /// the process-id space).
+    NewThread { pid: Pid },
+    /// A thread of `pid` ended ([`Resp::Val`] = threads left; at 0 the
+    /// caller performs the process exit).
+    ExitThread { pid: Pid },
+    /// `exit_group` begins: other threads of `pid` must stop (`Pending`
+    /// fails for them from now on). `ESRCH` if already exiting.
+    BeginExit { pid: Pid },
 }
 
 /// Read-only operations (run on the local replica).
@@ -459,6 +472,8 @@ impl<M: FrameMemory + Clone> KernelState<M> {
             h.bytes(&p.exe);
             h.u64(p.exit_status.map_or(u64::MAX, |s| s as u32 as u64));
             h.u64(p.pending);
+            h.u64(u64::from(p.threads));
+            h.u64(u64::from(p.exiting));
             for (fd, e) in &p.fds {
                 h.u64(*fd as u64);
                 h.u64(e.file);
@@ -657,7 +672,7 @@ impl<M: FrameMemory + Clone> KernelState<M> {
                 self.fs.pin(cwd);
                 self.procs.insert(pid, Process {
                     pid, ppid: parent, pgid, sid, cwd, umask,
-                    fds: BTreeMap::new(), vm: Some(vm), exe, exit_status: None, pending: 0,
+                    fds: BTreeMap::new(), vm: Some(vm), exe, exit_status: None, pending: 0, threads: 1, exiting: false,
                 });
                 Ok(Resp::Pid(pid))
             }
@@ -673,6 +688,7 @@ impl<M: FrameMemory + Clone> KernelState<M> {
             W::Exit { pid, status } => {
                 let p = self.proc_mut(pid)?;
                 p.exit_status = Some(status);
+                p.threads = 0;
                 let vm = p.vm.take();
                 let cwd = p.cwd;
                 self.fs.unpin(cwd);
@@ -1069,7 +1085,7 @@ impl<M: FrameMemory + Clone> KernelState<M> {
                 }
                 self.fs.pin(cwd);
                 self.procs.insert(pid, Process {
-                    pid, ppid: parent, pgid, sid, cwd, umask, fds, vm: Some(vm), exe, exit_status: None, pending: 0,
+                    pid, ppid: parent, pgid, sid, cwd, umask, fds, vm: Some(vm), exe, exit_status: None, pending: 0, threads: 1, exiting: false,
                 });
                 Ok(Resp::Pid(pid))
             }
@@ -1159,6 +1175,26 @@ impl<M: FrameMemory + Clone> KernelState<M> {
                     }
                 }
                 Ok(Resp::Pids(hit))
+            }
+            W::NewThread { pid } => {
+                self.proc(pid)?;
+                let tid = self.next_pid;
+                self.next_pid += 1;
+                self.proc_mut(pid)?.threads += 1;
+                Ok(Resp::Pid(tid))
+            }
+            W::BeginExit { pid } => {
+                let p = self.proc_mut(pid)?;
+                if p.exiting {
+                    return Err(Errno::ESRCH);
+                }
+                p.exiting = true;
+                Ok(Resp::Unit)
+            }
+            W::ExitThread { pid } => {
+                let p = self.proc_mut(pid)?;
+                p.threads = p.threads.saturating_sub(1);
+                Ok(Resp::Val(u64::from(p.threads)))
             }
             W::TakeSignals { pid, mask } => {
                 let p = self.proc_mut(pid)?;
@@ -1326,7 +1362,10 @@ impl<M: FrameMemory + Clone> KernelState<M> {
             }
             R::Hash => Ok(Resp::Val(self.state_hash())),
             R::ResidentPages { pid } => Ok(Resp::Pages(self.vm(pid)?.resident_pages().collect())),
-            R::Pending { pid } => Ok(Resp::Val(self.procs.get(&pid).ok_or(Errno::ESRCH)?.pending)),
+            R::Pending { pid } => match self.proc(pid)? {
+                p if p.exiting => Err(Errno::ESRCH),
+                p => Ok(Resp::Val(p.pending)),
+            },
         }
     }
 
