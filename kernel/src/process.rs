@@ -57,6 +57,8 @@ pub struct Thread {
     pub saved_mask: Option<u64>,
     /// Thread id (equal to `pid` for a process's first thread).
     pub tid: Pid,
+    /// NUMA node whose replica `root` belongs to.
+    pub root_node: usize,
     /// The wait key whose wake-up made it runnable (futex wake-ups).
     pub woken_by: Option<crate::sched::WaitKey>,
     /// Deadline of a timed wait (futex timeout), monotonic ns.
@@ -83,6 +85,7 @@ impl Thread {
             restarting: None,
             saved_mask: None,
             tid: pid,
+            root_node: usize::MAX,
             woken_by: None,
             wait_deadline: None,
         }
@@ -423,6 +426,13 @@ fn handle_page_fault(pid: Pid, addr: u64, error_code: u64) -> bool {
 
 /// Load the page tables of `t` (this node's replica).
 fn load(t: &mut Thread) -> bool {
+    // Each replica has its own page tables: the cached root is only valid
+    // on the node it came from (threads migrate between nodes).
+    let node = crate::arch::percpu::current().numa_node();
+    if t.root_node != node {
+        t.root = 0;
+        t.root_node = node;
+    }
     if t.root == 0 {
         match state::execute(ReadOp::Root { pid: t.pid }) {
             Ok(Resp::Val(r)) => t.root = r,
@@ -669,7 +679,6 @@ pub fn clone_thread(t: &Thread, flags: u64, stack: u64, ptid: u64, ctid: u64, tl
     }
     let mut c = Box::new(Thread::new(t.pid, ctx));
     c.tid = tid;
-    c.root = t.root;
     c.sigmask = t.sigmask;
     c.sigactions = t.sigactions;
     if flags & CLONE_CHILD_CLEARTID != 0 {
