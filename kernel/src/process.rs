@@ -206,7 +206,7 @@ pub fn populate_page(pid: Pid, va: u64, file: Option<(u64, u64)>) -> KResult<()>
 
 /// `fork`: copy the calling process (every resident page eagerly into a
 /// fresh frame) and start the child thread; returns the child's pid.
-pub fn fork(t: &Thread) -> KResult<Pid> {
+pub fn fork(t: &Thread, stack: u64) -> KResult<Pid> {
     let pages = match state::execute(ReadOp::ResidentPages { pid: t.pid })? {
         Resp::Pages(p) => p,
         _ => return Err(Errno::EINVAL),
@@ -234,6 +234,9 @@ pub fn fork(t: &Thread) -> KResult<Pid> {
     };
     let mut ctx = t.ctx.clone();
     ctx.rax = 0;
+    if stack != 0 {
+        ctx.rsp = stack;
+    }
     let mut c = Box::new(Thread::new(child, ctx));
     c.sigmask = t.sigmask;
     c.sigactions = t.sigactions;

@@ -369,7 +369,7 @@ fn call(t: &mut Thread, n: u64, a: [u64; 6]) -> KResult<u64> {
         nr::NANOSLEEP => sys_nanosleep(t, 1, 0, a[0], a[1]),
         nr::CLOCK_NANOSLEEP => sys_nanosleep(t, a[0] as i32, a[1] as u32, a[2], a[3]),
         nr::SCHED_YIELD => Err(Errno(YIELD)),
-        nr::FORK | nr::VFORK => process::fork(t).map(u64::from),
+        nr::FORK | nr::VFORK => process::fork(t, 0).map(u64::from),
         nr::SIGALTSTACK => crate::signal::sigaltstack(t, a[0], a[1]),
         nr::PAUSE => {
             let seq = sched::seq(WaitKey::Pause(pid));
@@ -400,13 +400,15 @@ fn call(t: &mut Thread, n: u64, a: [u64; 6]) -> KResult<u64> {
                 return process::clone_thread(t, flags, a[1], a[2], a[3], a[4]).map(u64::from);
             }
             // The process form: fork semantics (the exit signal in the low
-            // byte is SIGCHLD in practice); vfork's sharing is not needed
-            // for correctness since the child gets a copy.
+            // byte is SIGCHLD in practice). CLONE_VM|CLONE_VFORK (how libc's
+            // posix_spawn starts a child on its own stack) is served by a
+            // copy too: the child runs on the given stack until it execs,
+            // and the parent need not wait since nothing is shared.
             let supported = 0xff | CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID | CLONE_VFORK | CLONE_VM | CLONE_PARENT_SETTID;
             if flags & !supported != 0 || (flags & CLONE_VM != 0 && flags & CLONE_VFORK == 0) {
                 return Err(Errno::EINVAL);
             }
-            let child = process::fork(t)?;
+            let child = process::fork(t, a[1])?;
             if flags & CLONE_PARENT_SETTID != 0 {
                 uaccess::write(pid, a[2], &child.to_le_bytes())?;
             }
@@ -978,6 +980,21 @@ fn sys_fcntl(t: &mut Thread, fd: i32, cmd: u32, arg: u64) -> KResult<u64> {
 fn sys_ioctl(t: &mut Thread, fd: i32, cmd: u32, arg: u64) -> KResult<u64> {
     let pid = t.pid;
     let i = fd_info(pid, fd)?;
+    // Generic descriptor ioctls, valid on any file.
+    const FIONBIO: u32 = 0x5421;
+    const FIONCLEX: u32 = 0x5450;
+    const FIOCLEX: u32 = 0x5451;
+    match cmd {
+        FIONBIO => {
+            let on = uaccess::read(pid, arg, 4)?.iter().any(|&b| b != 0);
+            let flags = if on { i.flags | O_NONBLOCK } else { i.flags & !O_NONBLOCK };
+            return ok_unit(state::execute_mut(WriteOp::SetStatusFlags { pid, fd, flags }));
+        }
+        FIOCLEX | FIONCLEX => {
+            return ok_unit(state::execute_mut(WriteOp::SetCloexec { pid, fd, cloexec: cmd == FIOCLEX }));
+        }
+        _ => {}
+    }
     if !is_console(&i) {
         return Err(Errno::ENOTTY);
     }

@@ -37,7 +37,9 @@ while IFS='|' read -r name build args status; do
     > "$bin.guest" 2> "$bin.guest.log" < /dev/null
   echo $? > "$bin.guest.status"
   hs=$(cat "$bin.host.status") gs=$(cat "$bin.guest.status")
-  if [ "$hs" != "$status" ]; then
+  if grep -q "xtask: kernel build failed" "$bin.guest.log"; then
+    echo "$name: ERROR (the kernel did not build, see $bin.guest.log)"; failed=1
+  elif [ "$hs" != "$status" ]; then
     echo "$name: HOST STATUS $hs (expected $status): host environment unusual"; failed=1
   elif [ "$hs" = "$gs" ] && cmp -s "$bin.host" "$bin.guest"; then
     echo "$name: PASS (status $gs)"

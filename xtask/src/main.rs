@@ -1,5 +1,6 @@
 //! `cargo xtask`: build, boot, test and benchmark NrOS.
 
+mod bench;
 mod initrd;
 mod programs;
 mod qemu;
@@ -32,7 +33,8 @@ commands:
             --no-busybox     do not add the host's busybox (/bin/sh, ...)
             --release        optimised kernel
   test    run every test: host unit tests, loom model checks, QEMU tests
-  bench   benchmarks: `bench nr` (node replication vs. the reference crate)
+  bench   NrOS vs. Linux in identical QEMU machines (`bench --help`);
+          `bench nr`: node replication vs. the reference crate
   build   build the kernel only (--release)
 
 exit status of `run`: the guest's status; 222 = kernel panic or CPU
@@ -222,9 +224,7 @@ fn cmd_bench(args: &[String]) -> i32 {
                 .status();
             st.map(|s| s.code().unwrap_or(1)).unwrap_or(1)
         }
-        _ => {
-            eprintln!("usage: cargo xtask bench nr [options of nr-bench, e.g. --smoke]");
-            2
-        }
+        // NrOS vs. Linux in QEMU (see bench.rs).
+        _ => bench::run(args),
     }
 }

@@ -326,6 +326,10 @@ fn user_cases() -> Result<Vec<UserCase>, String> {
     prog("divzero", "tests/programs/divzero.c", &[Musl], &[], Expect::Host)?;
     prog("rust_std", "tests/programs/rust_std/main.rs", &[Rust], &["x", "y"], Expect::Host)?;
     prog("replicas", "tests/nros/replicas.c", &[Musl], &[], Expect::Guest(0, check_replicas))?;
+    prog("procs", "tests/programs/procs.c", &[Musl, Glibc], &[], Expect::Host)?;
+    prog("threads", "tests/programs/threads.c", &[Musl, Glibc], &[], Expect::Host)?;
+    prog("rust_threads", "tests/programs/rust_threads/main.rs", &[Rust], &[], Expect::Host)?;
+    prog("vmstress", "tests/nros/vmstress.c", &[Musl], &[], Expect::Guest(0, check_vmstress))?;
     let sh = |name: &str, script: &str| UserCase {
         name: name.to_string(),
         files: Vec::new(),
@@ -345,7 +349,28 @@ fn user_cases() -> Result<Vec<UserCase>, String> {
          read first < bb-f; echo \"first=$first\"; while read l; do echo \"line:$l\"; done < bb-f; echo x > bb-g; \
          [ -f bb-g ] && echo g-exists; [ -d bb-f ] || echo not-a-dir; exec cat bb-f bb-g",
     ));
+    v.push(sh(
+        "busybox pipelines",
+        "d=/tmp/bb-pipes-$$; rm -rf $d; mkdir -p $d && cd $d || exit 1; \\
+         printf 'pear\\napple\\nfig\\napple\\nkiwi\\n' > fruit; \\
+         sort fruit | uniq -c | sort -rn | head -2; wc -l < fruit; grep -c apple fruit; \\
+         sed 's/a/A/g' fruit | tail -3; awk '{ n += length($0) } END { print n }' fruit; \\
+         echo \"sum: $(md5sum < fruit)\"; (cd /; pwd); for f in one two; do echo $f > $f.txt; done; ls -1; \\
+         mv one.txt three.txt; ls | tr '\\n' ' '; echo; rm two.txt; ls *.txt; \\
+         x=$(echo nested $(echo deeper)); echo \"$x\"; cat fruit | while read l; do echo \"<$l>\"; done | head -n 2; \\
+         { echo out; echo err >&2; } 2>/dev/null; ls nothing 2>/dev/null || echo missing; \\
+         cd /; rm -rf $d; echo done",
+    ));
     Ok(v)
+}
+
+fn check_vmstress(out: &str) -> Result<(), String> {
+    for want in ["verified", "equal"] {
+        if !out.contains(want) {
+            return Err(format!("no `{want}` in:\n{out}"));
+        }
+    }
+    Ok(())
 }
 
 fn check_replicas(out: &str) -> Result<(), String> {
