@@ -48,3 +48,16 @@ pub fn stats() -> Vec<u8> {
     }
     out.into_bytes()
 }
+
+/// `/proc/meminfo` (the first lines of Linux's format): total and free
+/// physical memory. Reading it first brings every replica up to date, so
+/// page tables of exited processes are freed on every node before counting.
+pub fn meminfo() -> Vec<u8> {
+    for r in 0..state::replicas() {
+        state::sync(r);
+    }
+    let nodes = crate::topology().nodes.len();
+    let total: u64 = (0..nodes).map(crate::mem::total_frames).sum::<u64>() * 4;
+    let free: u64 = (0..nodes).map(crate::mem::free_frames).sum::<u64>() * 4;
+    format!("MemTotal:       {total:>8} kB\nMemFree:        {free:>8} kB\nMemAvailable:   {free:>8} kB\n").into_bytes()
+}

@@ -712,6 +712,7 @@ fn proc_file(t: &Thread, p: &[u8]) -> Option<Vec<u8>> {
     match p {
         b"/proc/nr/replicas" => Some(crate::procfs::replicas()),
         b"/proc/nr/stats" => Some(crate::procfs::stats()),
+        b"/proc/meminfo" => Some(crate::procfs::meminfo()),
         b"/proc/self/exe" | b"/proc/self/cmdline" => None,
         _ => {
             let _ = t;

@@ -330,6 +330,7 @@ fn user_cases() -> Result<Vec<UserCase>, String> {
     prog("threads", "tests/programs/threads.c", &[Musl, Glibc], &[], Expect::Host)?;
     prog("rust_threads", "tests/programs/rust_threads/main.rs", &[Rust], &[], Expect::Host)?;
     prog("vmstress", "tests/nros/vmstress.c", &[Musl], &[], Expect::Guest(0, check_vmstress))?;
+    prog("leak", "tests/nros/leak.c", &[Musl], &[], Expect::Guest(0, check_leak))?;
     let sh = |name: &str, script: &str| UserCase {
         name: name.to_string(),
         files: Vec::new(),
@@ -362,6 +363,10 @@ fn user_cases() -> Result<Vec<UserCase>, String> {
          cd /; rm -rf $d; echo done",
     ));
     Ok(v)
+}
+
+fn check_leak(out: &str) -> Result<(), String> {
+    out.contains("no leak").then_some(()).ok_or_else(|| format!("memory not returned:\n{out}"))
 }
 
 fn check_vmstress(out: &str) -> Result<(), String> {
