@@ -1023,29 +1023,7 @@ impl<M: FrameMemory + Clone> KernelState<M> {
                 self.vm_mut(pid)?.set_brk_start(addr)?;
                 Ok(Resp::Unit)
             }
-            W::Discard { pid, start, len } => {
-                let end = start.checked_add(len).ok_or(Errno::EINVAL)?;
-                let vm = self.vm_mut(pid)?;
-                let pieces: Vec<vspace::Vma> = vm
-                    .vmas()
-                    .filter(|v| v.start < end && v.end > start)
-                    .map(|v| {
-                        let (s, e) = (v.start.max(start), v.end.min(end));
-                        let kind = match v.kind {
-                            VmaKind::File { ino, offset } => VmaKind::File { ino, offset: offset + (s - v.start) },
-                            k => k,
-                        };
-                        vspace::Vma { start: s, end: e, prot: v.prot, kind }
-                    })
-                    .collect();
-                let mut frames = Vec::new();
-                for p in pieces {
-                    frames.extend(vm.unmap(p.start, p.end - p.start)?);
-                    let (_, more) = vm.map(MapAt::Fixed(p.start), p.end - p.start, p.prot, p.kind)?;
-                    frames.extend(more);
-                }
-                Ok(Resp::Frames(frames))
-            }
+            W::Discard { pid, start, len } => Ok(Resp::Frames(self.vm_mut(pid)?.discard(start, len)?)),
             W::Pipe { pid, flags } => {
                 let r = self.alloc_fd(pid, 0)?;
                 let id = self.next_pipe;

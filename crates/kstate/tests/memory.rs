@@ -272,8 +272,6 @@ fn random_sequences_return_every_frame_exactly_once() {
 /// dropped with the partial result and never returned to the caller.
 /// (Linux MADV_DONTNEED never splits VMAs and cannot fail this way.)
 #[test]
-#[ignore = "BUG: Discard that fails on a later VMA piece (ENOMEM at MAX_VMAS) has already unmapped the frames \
-            of earlier pieces and drops them: they are neither mapped nor returned (frame leak, partial effect)"]
 fn discard_failing_midway_loses_frames() {
     let mut l = Ledger::new();
     let pid = l.pid();

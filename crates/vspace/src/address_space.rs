@@ -780,6 +780,22 @@ impl<M: FrameMemory> AddressSpace<M> {
         h.finish()
     }
 
+    /// `madvise(MADV_DONTNEED)`: drop the frames backing
+    /// `[start, start + len)` while keeping the VMAs, so the pages read back
+    /// as zeros (or file content) on next touch. Returns the released frames
+    /// (in address order); `EINVAL` for an unaligned start. Holes in the
+    /// range are skipped (Linux reports `ENOMEM` for them after doing the
+    /// rest; here the frames are what matters, so the call succeeds).
+    pub fn discard(&mut self, start: u64, len: u64) -> KResult<Vec<u64>> {
+        if !is_aligned(start) {
+            return Err(Errno::EINVAL);
+        }
+        let end = start.checked_add(len).and_then(page_up).ok_or(Errno::EINVAL)?;
+        let mut frames = Vec::new();
+        self.pt.unmap_range(start, end, |_, pa, _| frames.push(pa));
+        Ok(frames)
+    }
+
     /// A copy of this address space for a forked child: the same layout,
     /// VMAs and brk, page tables built from `mem`, and every resident page
     /// of this space backed in the copy by the frame `frames` gives for its
