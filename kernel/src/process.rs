@@ -305,8 +305,41 @@ impl From<Errno> for ExecError {
 /// Replace the image of `pid` with the executable at `path`; returns the
 /// initial user context.
 pub fn exec(pid: Pid, path: &[u8], argv: &[Vec<u8>], envp: &[Vec<u8>]) -> Result<Box<UserContext>, ExecError> {
+    exec_depth(pid, path, argv, envp, 0)
+}
+
+/// `#!interpreter [arg]` scripts: the interpreter runs with argv =
+/// interpreter, the optional argument, the script path, then argv[1..].
+fn script_argv(bytes: &[u8], path: &[u8], argv: &[Vec<u8>]) -> Option<(Vec<u8>, Vec<Vec<u8>>)> {
+    let rest = bytes.strip_prefix(b"#!")?;
+    let line = &rest[..rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len().min(255))];
+    let line: &[u8] = line.trim_ascii();
+    let (interp, arg) = match line.iter().position(|b| b.is_ascii_whitespace()) {
+        Some(i) => (&line[..i], Some(line[i..].trim_ascii())),
+        None => (line, None),
+    };
+    if interp.is_empty() {
+        return None;
+    }
+    let mut v = alloc::vec![interp.to_vec()];
+    if let Some(a) = arg.filter(|a| !a.is_empty()) {
+        v.push(a.to_vec());
+    }
+    v.push(path.to_vec());
+    v.extend(argv.iter().skip(1).cloned());
+    Some((interp.to_vec(), v))
+}
+
+fn exec_depth(pid: Pid, path: &[u8], argv: &[Vec<u8>], envp: &[Vec<u8>], depth: u32) -> Result<Box<UserContext>, ExecError> {
     let early = |errno| ExecError { errno, fatal: false };
     let bytes = read_executable(pid, path).map_err(early)?;
+    if bytes.starts_with(b"#!") {
+        if depth >= 4 {
+            return Err(early(Errno::ELOOP));
+        }
+        let (interp, new_argv) = script_argv(&bytes, path, argv).ok_or(early(Errno::ENOEXEC))?;
+        return exec_depth(pid, &interp, &new_argv, envp, depth + 1);
+    }
     let elf = elfload::parse(&bytes).map_err(|e| {
         log::debug!("exec {}: {e:?}", core::str::from_utf8(path).unwrap_or("?"));
         early(Errno::ENOEXEC)

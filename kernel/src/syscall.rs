@@ -415,6 +415,41 @@ fn call(t: &mut Thread, n: u64, a: [u64; 6]) -> KResult<u64> {
             Ok(u64::from(child))
         }
         nr::WAIT4 => sys_wait4(t, a[0] as i32, a[1], a[2] as u32),
+        nr::WAITID => sys_waitid(t, a[0] as u32, a[1] as u32, a[2], a[3] as u32),
+        nr::SENDFILE => sys_sendfile(t, fd_arg(a[0]), fd_arg(a[1]), a[2], a[3]),
+        nr::SELECT => {
+            t.sleep_deadline = None;
+            let deadline = match t.poll_deadline {
+                Some(d) => d,
+                None if a[4] == 0 => None,
+                None => {
+                    let tv = uaccess::read(pid, a[4], 16)?;
+                    let s = i64::from_le_bytes(tv[..8].try_into().map_err(|_| Errno::EFAULT)?);
+                    let us = i64::from_le_bytes(tv[8..].try_into().map_err(|_| Errno::EFAULT)?);
+                    if s < 0 || !(0..1_000_000).contains(&us) {
+                        return Err(Errno::EINVAL);
+                    }
+                    Some(time::monotonic_ns() + s as u64 * 1_000_000_000 + us as u64 * 1000)
+                }
+            };
+            sys_select(t, a[0], a[1], a[2], a[3], deadline)
+        }
+        nr::PSELECT6 => {
+            t.sleep_deadline = None;
+            let deadline = match t.poll_deadline {
+                Some(d) => d,
+                None if a[4] == 0 => None,
+                None => {
+                    let raw = uaccess::read(pid, a[4], 16)?;
+                    let ts = structs::Timespec::from_slice(&raw).ok_or(Errno::EFAULT)?;
+                    if !ts.is_valid() {
+                        return Err(Errno::EINVAL);
+                    }
+                    Some(time::monotonic_ns().saturating_add(ts.to_nanos().ok_or(Errno::EINVAL)?))
+                }
+            };
+            sys_select(t, a[0], a[1], a[2], a[3], deadline)
+        }
         nr::PIPE => sys_pipe2(t, a[0], 0),
         nr::PIPE2 => sys_pipe2(t, a[0], a[1] as u32),
         nr::KILL => sys_kill(t, a[0] as i32, a[1] as i32),
@@ -1234,8 +1269,10 @@ fn sys_poll(t: &mut Thread, fds: u64, nfds: u64, deadline: Option<u64>) -> KResu
             }
             p.revents = match fd_info(t.pid, p.fd) {
                 Err(_) => POLLNVAL,
-                Ok(i) if is_console(&i) => kstate::decode::poll_revents(p.events, console::available() > 0, true),
-                Ok(_) => kstate::decode::poll_revents(p.events, true, true),
+                Ok(i) => {
+                    let (r, w, hup) = readiness(&i);
+                    kstate::decode::poll_revents(p.events, r, w) | if hup { POLLHUP } else { 0 }
+                }
             };
             if p.revents != 0 {
                 ready += 1;
@@ -1398,4 +1435,120 @@ fn sys_futex(t: &mut Thread, uaddr: u64, op: u32, val: u32, timeout: u64, uaddr2
 fn enosys_futex(op: u32) -> KResult<u64> {
     log::debug!("futex operation {op:#x} not supported");
     Err(Errno::ENOSYS)
+}
+
+/// Whether a descriptor is readable, writable, and hung up (a pipe whose
+/// other end is closed).
+fn readiness(i: &kstate::FdInfo) -> (bool, bool, bool) {
+    match i.obj {
+        FileObj::Pipe { write: false, .. } => (i.size > 0 || i.pipe_ends.1 == 0, false, i.pipe_ends.1 == 0),
+        FileObj::Pipe { write: true, .. } => (false, (i.size as usize) < kstate::PIPE_CAPACITY || i.pipe_ends.0 == 0, false),
+        _ if is_console(i) => (console::available() > 0, true, false),
+        _ => (true, true, false),
+    }
+}
+
+/// `select`/`pselect6` over `nfds` descriptors; `deadline` as for poll.
+fn sys_select(t: &mut Thread, nfds: u64, rd: u64, wr: u64, ex: u64, deadline: Option<u64>) -> KResult<u64> {
+    if nfds > kstate::MAX_FDS as u64 {
+        return Err(Errno::EINVAL);
+    }
+    let bytes = (nfds as usize).div_ceil(64) * 8;
+    let load = |p: u64| -> KResult<Vec<u8>> { if p == 0 { Ok(alloc::vec![0; bytes]) } else { uaccess::read(t.pid, p, bytes) } };
+    let (rin, win, ein) = (load(rd)?, load(wr)?, load(ex)?);
+    let bit = |v: &[u8], fd: usize| v[fd / 8] & (1 << (fd % 8)) != 0;
+    let (mut rout, mut wout) = (alloc::vec![0u8; bytes], alloc::vec![0u8; bytes]);
+    let mut ready = 0u64;
+    for fd in 0..nfds as usize {
+        let (want_r, want_w) = (bit(&rin, fd), bit(&win, fd));
+        if !(want_r || want_w || bit(&ein, fd)) {
+            continue;
+        }
+        let i = fd_info(t.pid, fd as i32)?;
+        let (r, w, _) = readiness(&i);
+        if want_r && r {
+            rout[fd / 8] |= 1 << (fd % 8);
+            ready += 1;
+        }
+        if want_w && w {
+            wout[fd / 8] |= 1 << (fd % 8);
+            ready += 1;
+        }
+    }
+    if ready > 0 || deadline.is_some_and(|d| time::monotonic_ns() >= d) {
+        if rd != 0 {
+            uaccess::write(t.pid, rd, &rout)?;
+        }
+        if wr != 0 {
+            uaccess::write(t.pid, wr, &wout)?;
+        }
+        if ex != 0 {
+            uaccess::write(t.pid, ex, &alloc::vec![0u8; bytes])?;
+        }
+        t.poll_deadline = None;
+        return Ok(ready);
+    }
+    t.poll_deadline = Some(deadline);
+    let next = time::monotonic_ns() + 10_000_000;
+    t.sleep_deadline = Some(deadline.map_or(next, |d| d.min(next)));
+    Err(Errno(SLEEP))
+}
+
+/// `sendfile(out, in, offset, count)`: copy through the kernel.
+fn sys_sendfile(t: &mut Thread, out_fd: i32, in_fd: i32, offset: u64, count: u64) -> KResult<u64> {
+    let count = count.min(1 << 20);
+    let data = if offset != 0 {
+        let off = uaccess::read_u64(t.pid, offset)?;
+        let d = match state::execute(ReadOp::ReadAt { pid: t.pid, fd: in_fd, offset: off, len: count })? {
+            Resp::Bytes(b) => b,
+            _ => return Err(Errno::EIO),
+        };
+        uaccess::write_u64(t.pid, offset, off + d.len() as u64)?;
+        d
+    } else {
+        read_bytes(t, in_fd, count)?
+    };
+    if data.is_empty() {
+        return Ok(0);
+    }
+    write_bytes(t, out_fd, data)
+}
+
+/// `waitid(idtype, id, infop, options)`: P_ALL, P_PID, P_PGID with
+/// WEXITED (stopped/continued children do not exist here).
+fn sys_waitid(t: &mut Thread, idtype: u32, id: u32, infop: u64, options: u32) -> KResult<u64> {
+    const WNOHANG: u32 = 1;
+    const WEXITED: u32 = 4;
+    if options & WEXITED == 0 {
+        return Err(Errno::EINVAL);
+    }
+    let target = match idtype {
+        0 => -1,                  // P_ALL
+        1 => id as i32,           // P_PID
+        2 => -(id as i32),        // P_PGID (0: own group)
+        _ => return Err(Errno::EINVAL),
+    };
+    let seq = sched::seq(WaitKey::Child(t.pid));
+    match state::execute_mut(WriteOp::Wait { parent: t.pid, target })? {
+        Resp::Waited(Some((child, status))) => {
+            if infop != 0 {
+                let mut si = [0u8; 128];
+                si[0..4].copy_from_slice(&SIGCHLD.to_le_bytes());
+                let (code, st) = if status & 0x7f == 0 { (1i32, (status >> 8) & 0xff) } else { (2, status & 0x7f) };
+                si[8..12].copy_from_slice(&code.to_le_bytes()); // CLD_EXITED / CLD_KILLED
+                si[16..20].copy_from_slice(&child.to_le_bytes());
+                si[24..28].copy_from_slice(&st.to_le_bytes());
+                uaccess::write(t.pid, infop, &si)?;
+            }
+            Ok(0)
+        }
+        Resp::Waited(None) if options & WNOHANG != 0 => {
+            if infop != 0 {
+                uaccess::write(t.pid, infop, &[0u8; 128])?;
+            }
+            Ok(0)
+        }
+        Resp::Waited(None) => Err(block(t, WaitKey::Child(t.pid), seq)),
+        _ => Err(Errno::EIO),
+    }
 }

@@ -206,8 +206,10 @@ pub struct FdInfo {
     pub offset: u64,
     /// `FD_CLOEXEC`.
     pub cloexec: bool,
-    /// File size (buffer length for buffers).
+    /// File size (buffer length for buffers, bytes buffered for pipes).
     pub size: u64,
+    /// For pipes: open read ends and write ends.
+    pub pipe_ends: (u32, u32),
 }
 
 /// Identity of a process.
@@ -1274,6 +1276,10 @@ impl<M: FrameMemory + Clone> KernelState<M> {
                     FileObj::Buffer(b) => (None, 0, b.len() as u64),
                     FileObj::Pipe { id, .. } => (Some(FileType::Fifo), 0, self.pipes.get(id).map_or(0, |p| p.buf.len() as u64)),
                 };
+                let pipe_ends = match &f.obj {
+                    FileObj::Pipe { id, .. } => self.pipes.get(id).map_or((0, 0), |p| (p.readers, p.writers)),
+                    _ => (0, 0),
+                };
                 Ok(Resp::FdInfo(FdInfo {
                     obj: f.obj.clone(),
                     kind,
@@ -1282,6 +1288,7 @@ impl<M: FrameMemory + Clone> KernelState<M> {
                     offset: f.offset,
                     cloexec: e.cloexec,
                     size,
+                    pipe_ends,
                 }))
             }
             R::ReadInode { ino, offset, len } => Ok(Resp::Bytes(self.read_inode(ino, offset, len)?)),
