@@ -415,6 +415,19 @@ fn call(t: &mut Thread, n: u64, a: [u64; 6]) -> KResult<u64> {
             Ok(u64::from(child))
         }
         nr::WAIT4 => sys_wait4(t, a[0] as i32, a[1], a[2] as u32),
+        // The file system lives in memory: there is nothing to write back.
+        nr::FSYNC | nr::FDATASYNC | nr::SYNCFS => fd_info(pid, fd_arg(a[0])).map(|_| 0),
+        nr::SYNC => Ok(0),
+        nr::FADVISE64 => {
+            let i = fd_info(pid, fd_arg(a[0]))?;
+            if matches!(i.obj, FileObj::Pipe { .. }) {
+                return Err(Errno::ESPIPE);
+            }
+            if a[3] > 5 {
+                return Err(Errno::EINVAL);
+            }
+            Ok(0)
+        }
         nr::WAITID => sys_waitid(t, a[0] as u32, a[1] as u32, a[2], a[3] as u32),
         nr::SENDFILE => sys_sendfile(t, fd_arg(a[0]), fd_arg(a[1]), a[2], a[3]),
         nr::SELECT => {

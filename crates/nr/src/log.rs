@@ -99,6 +99,10 @@ pub(crate) trait LogReplica<Op>: Send + Sync {
 /// Handle on a registered replica, for helping it.
 pub(crate) type Helper<Op> = Weak<dyn LogReplica<Op>>;
 
+/// A lagging replica named by [`Log::collect`]: its id and, once attached,
+/// how to help it.
+pub(crate) type Laggard<Op> = (usize, Option<Helper<Op>>);
+
 /// Registry entry of one replica id.
 struct Member<Op> {
     /// Registered and not yet dropped: its local tail holds back `head`.
@@ -357,7 +361,7 @@ impl<Op> Log<Op> {
         &self,
         target: usize,
         prefer: usize,
-    ) -> (usize, Option<(usize, Option<Helper<Op>>)>) {
+    ) -> (usize, Option<Laggard<Op>>) {
         self.registry.with(|members| {
             let (head, laggard) = self.advance_head_locked(members);
             if head >= target {

@@ -77,13 +77,42 @@ impl<T> core::ops::Deref for CachePadded<T> {
 ///   oversubscribed test or benchmark does not burn whole time slices while
 ///   the thread it waits for is descheduled;
 /// * loom: always yield, which tells loom that the thread waits for another
-///   one (loom requires this of spin loops).
+///   one (loom requires this of spin loops), and bound the number of failed
+///   iterations of one wait that loom explores (see [`loom_spin_bound`]).
 #[derive(Debug, Default)]
 pub(crate) struct Backoff {
     #[cfg(all(feature = "std", not(loom)))]
     spins: u32,
+    /// Failed iterations of this wait so far.
     #[cfg(loom)]
-    dbg: u32,
+    spins: usize,
+}
+
+/// Loom only: how many failed iterations of a single wait loom explores.
+///
+/// Yielding alone does not make spin waits finite for loom when two threads
+/// wait for a third (loom issue #53): switching away from a yielding thread
+/// costs no preemption, so loom explores the two waiters handing the CPU to
+/// each other forever and fails with "Model exceeded maximum number of
+/// branches". So once one wait has failed more than this many times, the
+/// rest of the execution is still run and checked, but loom stops branching
+/// in it (`loom::skip_branch`). This is a loop bound in the sense of bounded
+/// model checking, like the preemption bound. It loses little: a failed
+/// iteration of any wait in this crate only reads shared state (or, in
+/// `reserve`/`read_slow`, retries an attempt that it undoes or that only
+/// helps others progress), so an execution in which it fails once more
+/// differs little from one in which the waiter was scheduled later.
+///
+/// `NR_LOOM_SPIN_BOUND=n` sets it; otherwise 1, or 3 with `NR_LOOM_FULL`.
+#[cfg(loom)]
+fn loom_spin_bound() -> usize {
+    extern crate std;
+    static BOUND: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *BOUND.get_or_init(|| match std::env::var("NR_LOOM_SPIN_BOUND") {
+        Ok(v) => v.parse().expect("NR_LOOM_SPIN_BOUND must be a number"),
+        Err(_) if std::env::var_os("NR_LOOM_FULL").is_some() => 3,
+        Err(_) => 1,
+    })
 }
 
 impl Backoff {
@@ -94,11 +123,16 @@ impl Backoff {
     }
 
     /// Waits a little.
-    #[track_caller]
+    #[inline(always)]
     pub(crate) fn snooze(&mut self) {
         #[cfg(loom)]
-        { self.dbg += 1; if self.dbg == 60 { extern crate std; std::eprintln!("DBG spin 60 at {} thread {:?}", core::panic::Location::caller(), loom::thread::current().id()); }
-        loom::thread::yield_now(); }
+        {
+            self.spins += 1;
+            if self.spins > loom_spin_bound() {
+                loom::skip_branch();
+            }
+            loom::thread::yield_now();
+        }
         #[cfg(all(feature = "std", not(loom)))]
         {
             const SPINS_BEFORE_YIELD: u32 = 64;

@@ -99,7 +99,7 @@ static JITTER: AtomicUsize = AtomicUsize::new(0);
 /// threads start and finish operations meanwhile. It does not change any
 /// state or response.
 fn jitter() {
-    if JITTER.fetch_add(1, Ordering::Relaxed) % 3 == 0 {
+    if JITTER.fetch_add(1, Ordering::Relaxed).is_multiple_of(3) {
         thread::yield_now();
     }
 }
@@ -158,7 +158,10 @@ fn check_linearizable(init: Regs, history: &[Event]) -> Result<(), String> {
         h.sort_by_key(|e| e.inv);
         let mut s = format!("not linearizable from {init:?}:\n");
         for e in h {
-            s += &format!("  [{:>4}, {:>4}] t{} {:?} -> {:?}\n", e.inv, e.res, e.thread, e.op, e.resp);
+            s += &format!(
+                "  [{:>4}, {:>4}] t{} {:?} -> {:?}\n",
+                e.inv, e.res, e.thread, e.op, e.resp
+            );
         }
         Err(s)
     }
@@ -238,7 +241,8 @@ fn run(cfg: &Config) {
             thread::spawn(move || {
                 let mut writes = 0u64;
                 for round in 0..rounds {
-                    let mut rng = Rng(seed ^ ((round as u64) << 16) ^ (t as u64 + 1) * 0x1234_5678_9abc);
+                    let mut rng =
+                        Rng(seed ^ ((round as u64) << 16) ^ ((t as u64 + 1) * 0x1234_5678_9abc));
                     let mut mine = Vec::with_capacity(ops);
                     barrier.wait();
                     // Spin until every worker is awake, so that the round's
@@ -248,7 +252,7 @@ fn run(cfg: &Config) {
                     let mut spins = 0u32;
                     while arrived.load(Ordering::Acquire) < threads * (round + 1) {
                         spins += 1;
-                        if spins % 64 == 0 {
+                        if spins.is_multiple_of(64) {
                             thread::yield_now();
                         }
                         core::hint::spin_loop();
@@ -302,7 +306,9 @@ fn run(cfg: &Config) {
         // Operations concurrent with another thread's (for the report).
         overlapping += history
             .iter()
-            .filter(|a| history.iter().any(|b| b.thread != a.thread && b.inv < a.res && a.inv < b.res))
+            .filter(|a| {
+                history.iter().any(|b| b.thread != a.thread && b.inv < a.res && a.inv < b.res)
+            })
             .count();
         if let Err(report) = check_linearizable(state, &history) {
             panic!("round {round} of {} replicas / {threads} threads: {report}", cfg.replicas);
@@ -318,7 +324,12 @@ fn run(cfg: &Config) {
     // Every mutating operation was appended exactly once; the log wrapped.
     let log = nr.log();
     assert_eq!(log.tail() as u64, writes);
-    assert!(log.tail() >= 50 * log.size(), "log of {} wrapped only {} entries", log.size(), log.tail());
+    assert!(
+        log.tail() >= 50 * log.size(),
+        "log of {} wrapped only {} entries",
+        log.size(),
+        log.tail()
+    );
     let appended: usize = (0..cfg.replicas).map(|r| nr.stats(r).ops_appended).sum();
     assert_eq!(appended as u64, writes);
     let reads: usize = (0..cfg.replicas).map(|r| nr.stats(r).reads).sum();
@@ -397,7 +408,11 @@ fn checker_accepts_overlapping_and_sequential_histories() {
         assert!(check_linearizable(z, &h).is_ok(), "saw {seen}");
     }
     // Overlapping fetch_adds in the order opposite to their invocations.
-    let h = [ev(0, FetchAdd(1, 1), Val(2), 1, 6), ev(1, FetchAdd(1, 2), Val(0), 2, 5), ev(2, Snapshot, All([0, 3, 0]), 7, 8)];
+    let h = [
+        ev(0, FetchAdd(1, 1), Val(2), 1, 6),
+        ev(1, FetchAdd(1, 2), Val(0), 2, 5),
+        ev(2, Snapshot, All([0, 3, 0]), 7, 8),
+    ];
     assert!(check_linearizable(z, &h).is_ok());
 }
 
@@ -422,11 +437,8 @@ fn checker_rejects_lost_update_and_torn_snapshot() {
     assert!(check_linearizable(z, &h).is_err());
     // Two reads go back in time: once a reader saw the new value, a later
     // reader (on another replica) must not see the old one.
-    let h = [
-        ev(0, Put(0, 7), Val(0), 1, 10),
-        ev(1, Get(0), Val(7), 2, 3),
-        ev(2, Get(0), Val(0), 4, 5),
-    ];
+    let h =
+        [ev(0, Put(0, 7), Val(0), 1, 10), ev(1, Get(0), Val(7), 2, 3), ev(2, Get(0), Val(0), 4, 5)];
     assert!(check_linearizable(z, &h).is_err());
     // A snapshot that shows the second of two sequential puts but not the
     // first is torn.

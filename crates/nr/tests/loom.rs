@@ -1,9 +1,28 @@
 //! Model checking of the real log, combiner and reader-writer lock with loom.
 //!
 //! ```text
-//! RUSTFLAGS="--cfg loom" cargo test -p nr --release --test loom
-//! NR_LOOM_FULL=1 RUSTFLAGS="--cfg loom" cargo test -p nr --release --test loom   # deeper
+//! # default, bounded run (2-4 minutes on 2 busy cores):
+//! RUSTFLAGS="--cfg loom -C force-frame-pointers=yes" cargo test -p nr --release --test loom
+//! # deeper preset (each test's `full` preemption bound, spin bound 3; far longer):
+//! NR_LOOM_FULL=1 RUSTFLAGS="--cfg loom -C force-frame-pointers=yes" cargo test -p nr --release --test loom
+//! # any bounds, e.g. one test: LOOM_MAX_PREEMPTIONS=3 NR_LOOM_SPIN_BOUND=2 ... --test loom -- --exact NAME
+//! # executions and time per test: append `-- --nocapture`
 //! ```
+//!
+//! Bounds (bounded model checking; see each test's `check(default, full, ..)`):
+//! * preemption bound: how many times loom may switch away from a thread that
+//!   could have continued. Most concurrency bugs need 1-2 (see the CHESS
+//!   work on iterative context bounding); the tests use 1 to 4, the highest
+//!   each affords (the four-thread all-writers test uses 1 by default: at 2
+//!   it alone takes well over 4 minutes). `LOOM_MAX_PREEMPTIONS` (read by loom itself)
+//!   overrides every test's bound, `NR_LOOM_FULL=1` selects the `full` ones.
+//! * spin bound (`NR_LOOM_SPIN_BOUND`, default 1, 3 with `NR_LOOM_FULL`; see
+//!   `loom_spin_bound` in `src/sync.rs`): how many failed iterations of one
+//!   wait loop loom branches after. Every wait loop yields to loom, but with
+//!   two threads waiting for a third loom alone never terminates (loom issue
+//!   #53: it hands the CPU back and forth between the waiters for free), so
+//!   the bound cannot be lifted entirely. Executions beyond it still run to
+//!   the end and are checked, they are only not branched further.
 //!
 //! The crate's atomics and cells are loom's under `cfg(loom)` (see
 //! `src/sync.rs`), so loom explores every interleaving (up to a preemption
@@ -68,14 +87,28 @@ impl Dispatch for Counter {
 }
 
 /// Runs `f` under loom with a preemption bound: `default`, or `full` when
-/// `NR_LOOM_FULL` is set. `LOOM_MAX_PREEMPTIONS` overrides both.
+/// `NR_LOOM_FULL` is set. `LOOM_MAX_PREEMPTIONS` overrides both. Prints the
+/// number of executions explored and the time (visible with `--nocapture`).
 fn check(default: usize, full: usize, f: impl Fn() + Sync + Send + 'static) {
     let mut b = loom::model::Builder::new();
     if b.preemption_bound.is_none() {
         let full_run = std::env::var_os("NR_LOOM_FULL").is_some();
         b.preemption_bound = Some(if full_run { full } else { default });
     }
-    b.check(f);
+    let runs = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = runs.clone();
+    let start = std::time::Instant::now();
+    b.check(move || {
+        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        f()
+    });
+    eprintln!(
+        "{}: {} executions in {:.1?} (preemption bound {:?})",
+        std::thread::current().name().unwrap_or("?"),
+        runs.load(std::sync::atomic::Ordering::Relaxed),
+        start.elapsed(),
+        b.preemption_bound
+    );
 }
 
 fn all_equal(nr: &NodeReplicated<Counter>, expect_writes: usize) {
@@ -120,7 +153,7 @@ fn rwlock_readers_and_writer() {
 /// lock so writers always visit every slot in use).
 #[test]
 fn rwlock_register_races_writer() {
-    check(3, 4, || {
+    check(4, 5, || {
         let l = Arc::new(DistRwLock::new(1, 0usize));
         let l2 = l.clone();
         let reader = thread::spawn(move || {
@@ -133,38 +166,73 @@ fn rwlock_register_races_writer() {
     });
 }
 
-/// Flat combining on one replica: three threads, responses a permutation.
+/// Two threads share one reader id (ids are `Copy`) while a writer runs:
+/// they must take turns on the slot (a slot is odd while held), and the
+/// slot's counter must count both reads.
+#[test]
+fn rwlock_shared_reader_id() {
+    check(2, 4, || {
+        let l = Arc::new(DistRwLock::new(1, (0usize, 0usize)));
+        let id = l.register().unwrap();
+        let readers: Vec<_> = (0..2)
+            .map(|_| {
+                let l = l.clone();
+                thread::spawn(move || {
+                    let (a, b) = l.read(id, |d| *d);
+                    assert_eq!(a, b, "reader saw a half-done write");
+                })
+            })
+            .collect();
+        l.write(|d| {
+            d.0 += 1;
+            d.1 += 1;
+        });
+        for r in readers {
+            r.join().unwrap();
+        }
+        assert_eq!(l.reads(id), 2);
+    });
+}
+
+/// Flat combining on one replica: three threads (the main thread is one of
+/// them), responses a permutation.
 #[test]
 fn combining_three_threads() {
     check(2, 3, || {
         let nr = Arc::new(NodeReplicated::new(1, 4, 3, |_| Counter::default()));
-        let hs: Vec<_> = (0..3)
-            .map(|_| {
+        let ts: Vec<_> = (0..3).map(|_| nr.register(0).unwrap()).collect();
+        let hs: Vec<_> = ts[1..]
+            .iter()
+            .map(|&t| {
                 let nr = nr.clone();
-                let t = nr.register(0).unwrap();
                 thread::spawn(move || nr.execute_mut(W::Add(1), t))
             })
             .collect();
-        let mut got: Vec<usize> = hs.into_iter().map(|h| h.join().unwrap()).collect();
+        let mut got = vec![nr.execute_mut(W::Add(1), ts[0])];
+        got.extend(hs.into_iter().map(|h| h.join().unwrap()));
         got.sort_unstable();
         assert_eq!(got, [1, 2, 3]);
         all_equal(&nr, 3);
     });
 }
 
-/// Two replicas with two threads each, every thread one increment.
+/// Two replicas with two threads each (the main thread is one of them),
+/// every thread one increment. The largest model: preemption bound 1 by
+/// default (about 230k executions), 2 with `NR_LOOM_FULL`.
 #[test]
 fn two_replicas_two_threads_each() {
-    check(2, 3, || {
+    check(1, 2, || {
         let nr = Arc::new(NodeReplicated::new(2, 4, 2, |_| Counter::default()));
-        let hs: Vec<_> = (0..4)
-            .map(|i| {
+        let ts: Vec<_> = (0..4).map(|i| nr.register(i % 2).unwrap()).collect();
+        let hs: Vec<_> = ts[1..]
+            .iter()
+            .map(|&t| {
                 let nr = nr.clone();
-                let t = nr.register(i % 2).unwrap();
                 thread::spawn(move || nr.execute_mut(W::Add(1), t))
             })
             .collect();
-        let mut got: Vec<usize> = hs.into_iter().map(|h| h.join().unwrap()).collect();
+        let mut got = vec![nr.execute_mut(W::Add(1), ts[0])];
+        got.extend(hs.into_iter().map(|h| h.join().unwrap()));
         got.sort_unstable();
         assert_eq!(got, [1, 2, 3, 4]);
         all_equal(&nr, 4);
@@ -172,32 +240,34 @@ fn two_replicas_two_threads_each() {
 }
 
 /// Two replicas with two threads each, one writer and one reader per
-/// replica: the reader that observes the other replica's write must not
-/// disagree with the writer's responses, and everything converges.
+/// replica (the main thread is the reader of replica 1): a reader that
+/// observes the other replica's write must not disagree with the writer's
+/// responses, and everything converges.
 #[test]
 fn two_replicas_writer_and_reader_each() {
     check(2, 3, || {
         let nr = Arc::new(NodeReplicated::new(2, 2, 2, |_| Counter::default()));
-        let hs: Vec<_> = (0..4)
-            .map(|i| {
-                let nr = nr.clone();
-                let t = nr.register(i % 2).unwrap();
-                thread::spawn(move || {
-                    if i < 2 {
-                        let v = nr.execute_mut(W::Add(1), t);
-                        assert!((1..=2).contains(&v));
-                        v
-                    } else {
-                        let v = nr.execute(R::Get, t);
-                        assert!(v <= 2);
-                        0
-                    }
-                })
+        // Writers on replicas 0 and 1, then readers on replicas 0 and 1.
+        let ts: Vec<_> = (0..4).map(|i| nr.register(i % 2).unwrap()).collect();
+        let spawn = |t, write: bool| {
+            let nr = nr.clone();
+            thread::spawn(move || {
+                if write {
+                    let v = nr.execute_mut(W::Add(1), t);
+                    assert!((1..=2).contains(&v));
+                    v
+                } else {
+                    let v = nr.execute(R::Get, t);
+                    assert!(v <= 2);
+                    0
+                }
             })
-            .collect();
+        };
+        let hs = [spawn(ts[0], true), spawn(ts[1], true), spawn(ts[2], false)];
+        assert!(nr.execute(R::Get, ts[3]) <= 2);
         let mut got: Vec<usize> = hs.into_iter().map(|h| h.join().unwrap()).collect();
         got.sort_unstable();
-        assert_eq!(got, [0, 0, 1, 2]);
+        assert_eq!(got, [0, 1, 2]);
         all_equal(&nr, 2);
     });
 }
@@ -206,7 +276,7 @@ fn two_replicas_writer_and_reader_each() {
 /// fills up, so appenders must garbage-collect and help the other replica.
 #[test]
 fn small_log_wraps_and_fills() {
-    check(2, 3, || {
+    check(3, 4, || {
         let nr = Arc::new(NodeReplicated::new(2, 2, 1, |_| Counter::default()));
         let hs: Vec<_> = (0..2)
             .map(|i| {
@@ -234,7 +304,7 @@ fn small_log_wraps_and_fills() {
 /// combiner lock) and replica 2 has no thread at all.
 #[test]
 fn full_log_lagging_and_idle_replicas() {
-    check(2, 3, || {
+    check(2, 4, || {
         let log = std::sync::Arc::new(Log::with_config(LogConfig { entries: 1, max_replicas: 3 }));
         let r0 = Replica::new(log.clone(), Counter::default(), 1).unwrap();
         let r1 = Replica::new(log.clone(), Counter::default(), 1).unwrap();
@@ -260,7 +330,7 @@ fn full_log_lagging_and_idle_replicas() {
 /// another replica.
 #[test]
 fn read_after_completed_write() {
-    check(3, 4, || {
+    check(4, 5, || {
         let nr = Arc::new(NodeReplicated::new(2, 2, 1, |_| Counter::default()));
         let done = Arc::new(AtomicUsize::new(0));
         let (t0, t1) = (nr.register(0).unwrap(), nr.register(1).unwrap());
@@ -288,7 +358,7 @@ fn read_after_completed_write() {
 /// applied the entry yet.
 #[test]
 fn reads_are_monotonic_across_replicas() {
-    check(2, 3, || {
+    check(3, 4, || {
         let nr = Arc::new(NodeReplicated::new(2, 2, 2, |_| Counter::default()));
         let seen = Arc::new(AtomicUsize::new(0));
         let (t0, tc, t1) = (nr.register(0).unwrap(), nr.register(0).unwrap(), nr.register(1).unwrap());
