@@ -107,64 +107,15 @@ pub const LINK_MAX: u32 = 65_000;
 const BOGO_DIRENT_SIZE: u64 = 20;
 const PAGE: u64 = PAGE_SIZE as u64;
 
-// File type bits of `st_mode` (Linux values).
-/// Mask of the file type bits.
-pub const S_IFMT: u32 = 0o170000;
-/// Socket.
-pub const S_IFSOCK: u32 = 0o140000;
-/// Symbolic link.
-pub const S_IFLNK: u32 = 0o120000;
-/// Regular file.
-pub const S_IFREG: u32 = 0o100000;
-/// Block device.
-pub const S_IFBLK: u32 = 0o060000;
-/// Directory.
-pub const S_IFDIR: u32 = 0o040000;
-/// Character device.
-pub const S_IFCHR: u32 = 0o020000;
-/// FIFO.
-pub const S_IFIFO: u32 = 0o010000;
-/// Set-user-ID bit.
-pub const S_ISUID: u32 = 0o4000;
-/// Set-group-ID bit.
-pub const S_ISGID: u32 = 0o2000;
-/// Sticky bit.
-pub const S_ISVTX: u32 = 0o1000;
+// File type bits of `st_mode` and `open` flags: the Linux values, from the
+// ABI crate (re-exported for users of this crate).
+pub use abi::flags::{
+    O_ACCMODE, O_APPEND, O_CLOEXEC, O_CREAT, O_DIRECTORY, O_EXCL, O_NOCTTY, O_NOFOLLOW, O_NONBLOCK, O_PATH,
+    O_RDONLY, O_RDWR, O_TMPFILE, O_TRUNC, O_WRONLY, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG,
+    S_IFSOCK, S_ISGID, S_ISUID, S_ISVTX,
+};
 /// All permission bits `chmod` can set.
 pub const S_IALLUGO: u32 = 0o7777;
-
-// `open` flags (Linux x86-64 values).
-/// Open for reading only.
-pub const O_RDONLY: u32 = 0;
-/// Open for writing only.
-pub const O_WRONLY: u32 = 1;
-/// Open for reading and writing.
-pub const O_RDWR: u32 = 2;
-/// Mask of the access mode.
-pub const O_ACCMODE: u32 = 3;
-/// Create the file if it does not exist.
-pub const O_CREAT: u32 = 0o100;
-/// With `O_CREAT`: fail if the file exists.
-pub const O_EXCL: u32 = 0o200;
-/// Do not make the file the controlling terminal (ignored here).
-pub const O_NOCTTY: u32 = 0o400;
-/// Truncate an existing regular file to length 0.
-pub const O_TRUNC: u32 = 0o1000;
-/// Append mode (handled by the caller's file description).
-pub const O_APPEND: u32 = 0o2000;
-/// Non-blocking mode (ignored here).
-pub const O_NONBLOCK: u32 = 0o4000;
-/// Fail unless the path names a directory.
-pub const O_DIRECTORY: u32 = 0o200000;
-/// Fail with `ELOOP` if the last component is a symbolic link.
-pub const O_NOFOLLOW: u32 = 0o400000;
-/// Close on exec (ignored here).
-pub const O_CLOEXEC: u32 = 0o2000000;
-/// Obtain a location-only handle: no access checks, no creation, no
-/// truncation; with `O_NOFOLLOW` a symbolic link itself is returned.
-pub const O_PATH: u32 = 0o10000000;
-/// Unnamed temporary file (not supported: `EOPNOTSUPP`).
-pub const O_TMPFILE: u32 = 0o20200000;
 const O_TMPFILE_BIT: u32 = 0o20000000;
 
 /// A point in time, as in `struct timespec`.
