@@ -33,7 +33,7 @@ pub struct Thread {
     pub sigmask: u64,
     /// Installed signal actions (delivery of caught signals is the next
     /// issue; here they are recorded and reported back faithfully).
-    pub sigactions: [abi::structs::KSigaction; 65],
+    pub sigactions: SigActions,
     /// `set_tid_address` pointer.
     pub clear_child_tid: u64,
     /// `set_robust_list` head.
@@ -73,7 +73,7 @@ impl Thread {
             ctx,
             root: 0,
             sigmask: 0,
-            sigactions: [abi::structs::KSigaction::default(); 65],
+            sigactions: SigActions::default(),
             clear_child_tid: 0,
             robust_list: 0,
             name: [0; 16],
@@ -88,6 +88,44 @@ impl Thread {
             root_node: usize::MAX,
             woken_by: None,
             wait_deadline: None,
+        }
+    }
+}
+
+/// Signal actions of a process, shared by its threads (`CLONE_SIGHAND`).
+#[derive(Clone)]
+pub struct SigActions(alloc::sync::Arc<spin::Mutex<[abi::structs::KSigaction; 65]>>);
+
+impl Default for SigActions {
+    fn default() -> Self {
+        SigActions(alloc::sync::Arc::new(spin::Mutex::new([abi::structs::KSigaction::default(); 65])))
+    }
+}
+
+impl SigActions {
+    /// The action for `sig` (1..=64).
+    pub fn get(&self, sig: i32) -> abi::structs::KSigaction {
+        self.0.lock().get(sig as usize).copied().unwrap_or_default()
+    }
+
+    /// Set the action for `sig`.
+    pub fn set(&self, sig: i32, act: abi::structs::KSigaction) {
+        if let Some(a) = self.0.lock().get_mut(sig as usize) {
+            *a = act;
+        }
+    }
+
+    /// An unshared copy (for fork).
+    pub fn copy(&self) -> Self {
+        SigActions(alloc::sync::Arc::new(spin::Mutex::new(*self.0.lock())))
+    }
+
+    /// At exec: caught signals revert to the default action; ignored stay so.
+    pub fn reset_for_exec(&self) {
+        for a in self.0.lock().iter_mut() {
+            if a.handler != abi::flags::SIG_IGN {
+                *a = abi::structs::KSigaction::default();
+            }
         }
     }
 }
@@ -239,7 +277,8 @@ pub fn fork(t: &Thread, stack: u64) -> KResult<Pid> {
     }
     let mut c = Box::new(Thread::new(child, ctx));
     c.sigmask = t.sigmask;
-    c.sigactions = t.sigactions;
+    // fork: the child gets its own copy of the actions.
+    c.sigactions = t.sigactions.copy();
     c.name = t.name;
     crate::sched::spawn(c);
     Ok(child)
@@ -502,7 +541,7 @@ fn check_signals(t: &mut Thread) -> Option<i32> {
         if sigs & (1u64 << (sig - 1)) == 0 {
             continue;
         }
-        let act = t.sigactions[sig as usize];
+        let act = t.sigactions.get(sig);
         if sig == abi::flags::SIGKILL || (act.handler == abi::flags::SIG_DFL && !ignored_by_default(sig)) {
             log::debug!("pid {}: killed by signal {sig}", t.pid);
             return Some(sig);
@@ -638,7 +677,7 @@ fn restart(t: &mut Thread, nr: u64) {
 /// Run the handler of a fault signal if one is installed and the signal is
 /// not blocked; false if the process must die.
 fn fault_handler(t: &mut Thread, sig: i32, code: i32, addr: u64) -> bool {
-    let act = t.sigactions[sig as usize];
+    let act = t.sigactions.get(sig);
     if act.handler <= 1 || t.sigmask & (1u64 << (sig - 1)) != 0 {
         return false;
     }
@@ -716,7 +755,8 @@ pub fn clone_thread(t: &Thread, flags: u64, stack: u64, ptid: u64, ctid: u64, tl
     let mut c = Box::new(Thread::new(t.pid, ctx));
     c.tid = tid;
     c.sigmask = t.sigmask;
-    c.sigactions = t.sigactions;
+    // CLONE_SIGHAND: threads share one table of actions.
+    c.sigactions = t.sigactions.clone();
     if flags & CLONE_CHILD_CLEARTID != 0 {
         c.clear_child_tid = ctid;
     }

@@ -52,7 +52,7 @@ fn on_alt_stack(t: &Thread, sp: u64) -> bool {
 /// `code`/`addr` fill `siginfo` (`si_code`, and `si_addr` for faults or the
 /// sender's pid for `kill`).
 pub fn deliver(t: &mut Thread, sig: i32, code: i32, addr: u64) -> KResult<()> {
-    let act = t.sigactions[sig as usize];
+    let act = t.sigactions.get(sig);
     let c = &t.ctx;
     let mut sp = c.rsp;
     if act.flags & SA_ONSTACK != 0 && !t.altstack.disabled && !on_alt_stack(t, sp) {
@@ -104,7 +104,7 @@ pub fn deliver(t: &mut Thread, sig: i32, code: i32, addr: u64) -> KResult<()> {
     }
     t.sigmask = mask & !((1 << (SIGKILL - 1)) | (1 << (SIGSTOP - 1)));
     if act.flags & SA_RESETHAND != 0 {
-        t.sigactions[sig as usize] = abi::structs::KSigaction::default();
+        t.sigactions.set(sig, abi::structs::KSigaction::default());
     }
     Ok(())
 }

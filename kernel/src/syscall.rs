@@ -123,11 +123,10 @@ fn sys_execve(t: &mut Thread, n: u64, a: [u64; 6]) -> Next {
             t.ctx = ctx;
             t.root = 0;
             // Caught signals revert to the default action; ignored stay so.
-            for act in t.sigactions.iter_mut() {
-                if act.handler != SIG_IGN {
-                    *act = structs::KSigaction::default();
-                }
-            }
+            // exec gives the process a table of its own (other threads
+            // are gone in a single-threaded exec).
+            t.sigactions = t.sigactions.copy();
+            t.sigactions.reset_for_exec();
             Next::Resume
         }
         Err(e) if !e.fatal => {
@@ -1137,13 +1136,12 @@ fn sys_rt_sigaction(t: &mut Thread, sig: i32, act: u64, old: u64, sigsetsize: u6
     if act != 0 && (sig == SIGKILL || sig == SIGSTOP) {
         return Err(Errno::EINVAL);
     }
-    let slot = sig as usize;
     if old != 0 {
-        uaccess::write(t.pid, old, &t.sigactions[slot].to_bytes())?;
+        uaccess::write(t.pid, old, &t.sigactions.get(sig).to_bytes())?;
     }
     if act != 0 {
         let raw = uaccess::read(t.pid, act, structs::KSigaction::SIZE)?;
-        t.sigactions[slot] = structs::KSigaction::from_slice(&raw).ok_or(Errno::EFAULT)?;
+        t.sigactions.set(sig, structs::KSigaction::from_slice(&raw).ok_or(Errno::EFAULT)?);
     }
     Ok(0)
 }
