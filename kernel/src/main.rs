@@ -128,8 +128,9 @@ pub fn boot_main(start_info: u64) -> ! {
         }
     }
     for n in 0..topo.nodes.len() {
-        // A heap per node: an eighth of its memory, between 4 and 256 MiB.
-        let pages = (mem::total_frames(n) / 8).clamp(1024, 65536);
+        // A heap per node: a quarter of its memory, between 4 and 512 MiB
+        // (it holds the replica's file data, see `state::LOG_ENTRIES`).
+        let pages = (mem::total_frames(n) / 4).clamp(1024, 131072);
         if !arch::heap::add_node_heap(n, pages, |p| mem::alloc_contiguous_on(n, p as usize, 4096)) {
             fatal!("cannot create the heap of node {n}");
         }

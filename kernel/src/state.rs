@@ -67,8 +67,11 @@ struct Replicated {
 
 static STATE: Once<Replicated> = Once::new();
 
-/// Entries of the shared log.
-const LOG_ENTRIES: usize = 1 << 14;
+/// Entries of the shared log. A log slot keeps its operation (including
+/// write data) until the slot is reused, so the log's size bounds how much
+/// written file data it pins in the kernel heap (4096 x 4 KiB = 16 MiB for
+/// block-sized writes).
+const LOG_ENTRIES: usize = 1 << 12;
 
 /// Build one replica per NUMA node from `fs` (cloned; file data pages are
 /// shared until written) and register every core with its node's replica.
