@@ -59,6 +59,9 @@ pub struct Thread {
     pub tid: Pid,
     /// NUMA node whose replica `root` belongs to.
     pub root_node: usize,
+    /// Signal hint and mask at the last look at pending signals (see
+    /// `sched::signal_hint`); `None` forces a look.
+    pub sig_checked: Option<(u32, u64)>,
     /// The wait key whose wake-up made it runnable (futex wake-ups).
     pub woken_by: Option<crate::sched::WaitKey>,
     /// Deadline of a timed wait (futex timeout), monotonic ns.
@@ -86,6 +89,7 @@ impl Thread {
             saved_mask: None,
             tid: pid,
             root_node: usize::MAX,
+            sig_checked: None,
             woken_by: None,
             wait_deadline: None,
         }
@@ -527,6 +531,13 @@ fn ignored_by_default(sig: i32) -> bool {
 /// of a caught one (building its frame), drop ignored ones, and return the
 /// wait status if one ends the process.
 fn check_signals(t: &mut Thread) -> Option<i32> {
+    // Skip the replicated read when no signal was sent to the process and
+    // the mask is unchanged since the last look.
+    let hint = crate::sched::hint_of(t.pid);
+    if t.sig_checked == Some((hint, t.sigmask)) {
+        return None;
+    }
+    t.sig_checked = Some((hint, t.sigmask));
     let pending = match state::execute(ReadOp::Pending { pid: t.pid }) {
         Ok(Resp::Val(p)) => p,
         // The process is exiting or gone.
@@ -551,6 +562,7 @@ fn check_signals(t: &mut Thread) -> Option<i32> {
             // next return to user mode.
             if delivered && act.handler > 1 {
                 let _ = state::execute_mut(WriteOp::Signal { pid: t.pid, target: t.pid as i32, sig: sig as u32 });
+                crate::sched::signal_hint(t.pid);
             }
             continue;
         }
@@ -696,6 +708,7 @@ pub fn exit_process(t: &Thread, status: i32) -> bool {
     if state::execute_mut(WriteOp::BeginExit { pid: t.pid }).is_err() {
         return false;
     }
+    crate::sched::signal_hint(t.pid);
     crate::sched::wake_process(t.pid);
     crate::sched::shootdown(t.pid, &|| paging::load_root(0));
     let ppid = match state::execute(ReadOp::Proc { pid: t.pid }) {

@@ -64,6 +64,23 @@ pub fn shootdown(pid: Pid, f: &(dyn Fn() + Sync)) {
     }
 }
 
+/// Signal hints: bumped after a signal is made pending for a process (or it
+/// starts exiting), so a thread only looks at the replicated pending set
+/// when something may have changed. Indexed by pid modulo the table size
+/// (a collision only costs a needless look).
+static SIG_HINT: [core::sync::atomic::AtomicU32; 1024] = [const { core::sync::atomic::AtomicU32::new(0) }; 1024];
+
+/// A signal was made pending for `pid` (or it is exiting): call after the
+/// replicated operation completed.
+pub fn signal_hint(pid: Pid) {
+    SIG_HINT[pid as usize % 1024].fetch_add(1, Ordering::SeqCst);
+}
+
+/// Current signal hint of `pid`.
+pub fn hint_of(pid: Pid) -> u32 {
+    SIG_HINT[pid as usize % 1024].load(Ordering::SeqCst)
+}
+
 /// Sequence number of `key` (read before checking whether to wait).
 pub fn seq(key: WaitKey) -> u64 {
     WAIT.lock().get(&key).map_or(0, |e| e.0)

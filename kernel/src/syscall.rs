@@ -599,6 +599,7 @@ fn write_bytes(t: &mut Thread, fd: i32, data: Vec<u8>) -> KResult<u64> {
             Err(Errno::EAGAIN) if i.flags & O_NONBLOCK == 0 => Err(block(t, WaitKey::Pipe(id), seq)),
             Err(Errno::EPIPE) => {
                 let _ = state::execute_mut(WriteOp::Signal { pid, target: pid as i32, sig: SIGPIPE as u32 });
+                sched::signal_hint(pid);
                 Err(Errno::EPIPE)
             }
             Err(e) => Err(e),
@@ -686,7 +687,10 @@ fn read_bytes(t: &mut Thread, fd: i32, len: u64) -> KResult<Vec<u8>> {
                         // ^C: SIGINT to the foreground process group.
                         let pg = console::pgrp();
                         if let Ok(Resp::Pids(hit)) = state::execute_mut(WriteOp::Signal { pid, target: -pg, sig: SIGINT as u32 }) {
-                            hit.into_iter().for_each(sched::wake_process);
+                            for p in hit {
+                                sched::signal_hint(p);
+                                sched::wake_process(p);
+                            }
                         }
                         Err(Errno::EINTR)
                     }
@@ -1352,6 +1356,7 @@ fn sys_kill(t: &mut Thread, target: i32, sig: i32) -> KResult<u64> {
     match state::execute_mut(WriteOp::Signal { pid: t.pid, target, sig: sig as u32 })? {
         Resp::Pids(hit) => {
             for p in hit {
+                sched::signal_hint(p);
                 if p != t.pid {
                     sched::wake_process(p);
                 }
