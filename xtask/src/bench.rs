@@ -484,8 +484,10 @@ fn boot(env: &Env, o: &Options, system: System, cores: u32, nodes: u32, benches:
     let mut m = Machine::new(kernel, cores, nodes);
     m.initrd = Some(rd.clone());
     m.append = append;
-    let per = o.duration_ms * 3 + 15_000;
-    m.timeout = Some(Duration::from_millis(120_000 + per * benches.len() as u64));
+    // Boot (Linux on 4 TCG cores of a loaded 2-core host: ~15 s) plus a
+    // generous allowance per benchmark; a hung benchmark costs this much.
+    let per = o.duration_ms * 2 + 10_000;
+    m.timeout = Some(Duration::from_millis(60_000 + per * benches.len() as u64));
     let out = qemu::run(&m, true, o.verbose);
     let _ = std::fs::remove_file(&rd);
     Ok(out)
@@ -805,7 +807,7 @@ fn plot(o: &Options, samples: &[Sample], cfgs: &[(u32, u32)], path: &Path) -> Re
     let cols = n.min(5);
     let rows = n.div_ceil(cols);
     let (pw, ph) = (380u32, 320u32);
-    let root = BitMapBackend::new(path, (pw * cols as u32, ph * rows as u32 + 40)).into_drawing_area();
+    let root = BitMapBackend::new(path, (pw * cols as u32, ph * rows as u32 + 76)).into_drawing_area();
     root.fill(&WHITE)?;
     let root = root.titled(
         &format!(
@@ -827,7 +829,20 @@ fn plot(o: &Options, samples: &[Sample], cfgs: &[(u32, u32)], path: &Path) -> Re
         (System::Linux, 0) => RGBColor(214, 39, 40),
         (System::Linux, _) => RGBColor(255, 127, 14),
     };
-    for (panel, b) in root.split_evenly((rows, cols)).iter().zip(&o.only) {
+    // One legend for all panels, below them.
+    let (body, legend) = root.split_vertically(root.dim_in_pixel().1 - 36);
+    let mut x = 20;
+    for &sys in &o.systems {
+        for (i, &nn) in nodes.iter().enumerate() {
+            let col = color(sys, i);
+            legend.draw(&PathElement::new(vec![(x, 18), (x + 26, 18)], col.stroke_width(3)))?;
+            legend.draw(&Circle::new((x + 13, 18), 4, col.filled()))?;
+            let text = format!("{} {nn} node{}", sys.label(), if nn == 1 { "" } else { "s" });
+            legend.draw(&Text::new(text, (x + 34, 10), ("sans-serif", 15)))?;
+            x += 170;
+        }
+    }
+    for (panel, b) in body.split_evenly((rows, cols)).iter().zip(&o.only) {
         // (system, nodes index) -> [(cores, median, min, max)]
         let mut series = Vec::new();
         let mut hi = 0.0f64;
@@ -874,22 +889,12 @@ fn plot(o: &Options, samples: &[Sample], cfgs: &[(u32, u32)], path: &Path) -> Re
             })
             .y_label_formatter(&|y| human(*y).replace(' ', ""))
             .draw()?;
-        for (sys, i, nn, pts) in series {
+        for (sys, i, _, pts) in series {
             let col = color(sys, i);
-            chart
-                .draw_series(LineSeries::new(pts.iter().map(|p| (p.0, p.1)), col.stroke_width(2)))?
-                .label(format!("{} {nn} node{}", sys.label(), if nn == 1 { "" } else { "s" }))
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], col.stroke_width(2)));
+            chart.draw_series(LineSeries::new(pts.iter().map(|p| (p.0, p.1)), col.stroke_width(2)))?;
             chart.draw_series(pts.iter().map(|p| Circle::new((p.0, p.1), 3, col.filled())))?;
             chart.draw_series(pts.iter().map(|p| PathElement::new(vec![(p.0, p.2), (p.0, p.3)], col.stroke_width(1))))?;
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .label_font(("sans-serif", 12))
-            .draw()?;
     }
     root.present()?;
     Ok(())
@@ -1014,6 +1019,8 @@ pub fn run(args: &[String]) -> i32 {
                     threads: cores,
                     outcome,
                 }));
+                // Keep what we have if the run is interrupted.
+                let _ = std::fs::write(o.out.join("bench.csv"), csv(&samples));
             }
         }
     }

@@ -6,6 +6,8 @@
 //! 4. QEMU integration tests: each built-in kernel test on 1 core / 1 node,
 //!    4 cores / 2 nodes and 8 cores / 4 nodes (topology also on 16 / 4),
 //!    checking the console output and the exit status;
+//! 6. (after 5) `cargo xtask bench --smoke`: every NrOS-vs-Linux benchmark
+//!    once on both systems.
 //! 5. user programs (`tests/programs`, `tests/nros`): static binaries built
 //!    with musl, glibc and Rust, and busybox one-liners, on 1 core / 1 node
 //!    and 4 cores / 2 nodes; differential against the host's Linux where
@@ -134,6 +136,14 @@ pub fn run_all(args: &[String]) -> i32 {
                     Err(e) => format!("FAILED: {e}"),
                 }
             );
+        }
+    }
+    if !host_only && only.is_none() {
+        // The NrOS-vs-Linux benchmark harness, once with tiny durations, so
+        // that it cannot rot (downloads Debian's kernel once, cached).
+        eprintln!("\n==> NrOS vs. Linux benchmark smoke run");
+        if crate::bench::run(&["--smoke".to_string()]) != 0 {
+            failed_steps.push("bench smoke");
         }
     }
     for s in &failed_steps {
