@@ -6,12 +6,12 @@
 //! 4. QEMU integration tests: each built-in kernel test on 1 core / 1 node,
 //!    4 cores / 2 nodes and 8 cores / 4 nodes (topology also on 16 / 4),
 //!    checking the console output and the exit status;
-//! 6. (after 5) `cargo xtask bench --smoke`: every NrOS-vs-Linux benchmark
-//!    once on both systems.
 //! 5. user programs (`tests/programs`, `tests/nros`): static binaries built
 //!    with musl, glibc and Rust, and busybox one-liners, on 1 core / 1 node
 //!    and 4 cores / 2 nodes; differential against the host's Linux where
 //!    the output is deterministic.
+//! 6. `cargo xtask bench --smoke`: every NrOS-vs-Linux benchmark once on
+//!    both systems.
 
 use crate::programs::{self, Expect, Toolchain, UserCase};
 use crate::qemu::{self, Machine, STATUS_KERNEL_PANIC};
