@@ -36,6 +36,10 @@ pub enum WaitKey {
 const MAX: usize = percpu::MAX_CORES;
 static RUNQ: [Mutex<VecDeque<Box<Thread>>>; MAX] = [const { Mutex::new(VecDeque::new()) }; MAX];
 static WAIT: Mutex<BTreeMap<WaitKey, (u64, Vec<Box<Thread>>)>> = Mutex::new(BTreeMap::new());
+/// Processes sent a signal while one of their threads was between deciding
+/// to wait and parking: the next park or sleep of such a thread bounces
+/// straight back to the run queue. Guarded by the `WAIT` lock (taken first).
+static BOUNCE: Mutex<alloc::collections::BTreeSet<Pid>> = Mutex::new(alloc::collections::BTreeSet::new());
 static SLEEPERS: Mutex<Vec<(u64, Box<Thread>)>> = Mutex::new(Vec::new());
 /// Threads that exist (running, queued, parked or sleeping).
 static THREADS: AtomicUsize = AtomicUsize::new(0);
@@ -89,6 +93,11 @@ pub fn seq(key: WaitKey) -> u64 {
 /// Park `t` under `key` unless `key` was woken since `seen` was read.
 pub fn park(key: WaitKey, seen: u64, mut t: Box<Thread>) {
     let mut w = WAIT.lock();
+    if BOUNCE.lock().remove(&t.pid) {
+        drop(w);
+        enqueue(t);
+        return;
+    }
     let e = w.entry(key).or_insert((0, Vec::new()));
     if e.0 != seen {
         drop(w);
@@ -157,6 +166,7 @@ pub fn wake_pipes() {
 }
 
 /// Wake the threads of process `pid` wherever they wait (a signal arrived).
+/// A thread of `pid` about to park or sleep right now bounces instead.
 pub fn wake_process(pid: Pid) {
     let mut found = Vec::new();
     {
@@ -171,8 +181,6 @@ pub fn wake_process(pid: Pid) {
                 }
             }
         }
-    }
-    {
         let mut s = SLEEPERS.lock();
         let mut i = 0;
         while i < s.len() {
@@ -182,6 +190,10 @@ pub fn wake_process(pid: Pid) {
                 i += 1;
             }
         }
+        // Threads of `pid` that are running (or about to park) see the
+        // signal when they next look; the bounce covers the window between
+        // their decision to wait and the park.
+        BOUNCE.lock().insert(pid);
     }
     for t in found {
         enqueue(t);
@@ -190,6 +202,12 @@ pub fn wake_process(pid: Pid) {
 
 /// Put `t` to sleep until `deadline` (monotonic ns).
 pub fn sleep(deadline: u64, t: Box<Thread>) {
+    let w = WAIT.lock();
+    if BOUNCE.lock().remove(&t.pid) {
+        drop(w);
+        enqueue(t);
+        return;
+    }
     SLEEPERS.lock().push((deadline, t));
 }
 
