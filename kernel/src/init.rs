@@ -93,9 +93,16 @@ fn split(path: &[u8]) -> (&[u8], &[u8]) {
     }
 }
 
-/// The command of process 1: from the initrd's [`CMD_FILE`], else `/bin/sh`
-/// if present, else none.
+/// The command of process 1: the kernel command line's `init=PATH` (with
+/// arguments after a lone `--`), else the initrd's [`CMD_FILE`] (written by
+/// `cargo xtask run --cmd`), else `/bin/sh` if present, else none.
 fn init_command(fs: &Fs) -> Option<Vec<Vec<u8>>> {
+    let cmdline = crate::cmdline();
+    if let Some(init) = cmdline.get("init").filter(|s| !s.is_empty()) {
+        let mut argv = alloc::vec![init.as_bytes().to_vec()];
+        argv.extend(cmdline.init_args().split_ascii_whitespace().map(|a| a.as_bytes().to_vec()));
+        return Some(argv);
+    }
     if let Ok(ino) = fs.lookup(Fs::ROOT, CMD_FILE, true) {
         let size = fs.stat(ino).map(|s| s.size).unwrap_or(0) as usize;
         let mut buf = alloc::vec![0u8; size];

@@ -133,7 +133,9 @@ fn machine(o: &RunOptions, kernel: PathBuf) -> qemu::Machine {
     if let Some(mem) = o.mem {
         m.mem_mib = mem;
     }
-    let mut append = o.append.clone();
+    // The runner's own keys go first: the user's `--append` may end with
+    // `-- ARGS` (arguments for `init=`), after which nothing is a kernel key.
+    let mut append = Vec::new();
     if let Some(t) = &o.kernel_test {
         append.push(format!("test={t}"));
     }
@@ -141,6 +143,7 @@ fn machine(o: &RunOptions, kernel: PathBuf) -> qemu::Machine {
         append.push("quiet".into());
         append.push("console.onlcr=0".into());
     }
+    append.extend(o.append.iter().cloned());
     m.append = append.join(" ");
     m.timeout = o.timeout.map(Duration::from_secs);
     m.quiet = o.quiet;
