@@ -198,11 +198,11 @@ fn frames_free(frames: Vec<u64>) {
 pub fn release(resp: KResult<Resp>) -> KResult<Resp> {
     match resp {
         Ok(Resp::Frames(f)) => {
-            frames_free(f);
+            frames_free(f.free);
             Ok(Resp::Unit)
         }
         Ok(Resp::Mapped(addr, f)) => {
-            frames_free(f);
+            frames_free(f.free);
             Ok(Resp::Val(addr))
         }
         other => other,
@@ -246,34 +246,65 @@ pub fn populate_page(pid: Pid, va: u64, file: Option<(u64, u64)>) -> KResult<()>
     }
 }
 
-/// `fork`: copy the calling process (every resident page eagerly into a
-/// fresh frame) and start the child thread; returns the child's pid.
-pub fn fork(t: &Thread, stack: u64) -> KResult<Pid> {
-    let pages = match state::execute(ReadOp::ResidentPages { pid: t.pid })? {
-        Resp::Pages(p) => p,
-        _ => return Err(Errno::EINVAL),
+/// Bring every replica's page tables up to date with an unmap, protection
+/// downgrade or copy-on-write change of `pid`'s address space, then flush
+/// the TLB here and on every core that runs it, and return when all have
+/// done so (before the caller frees frames or writes a copied page).
+pub fn tlb_shootdown(pid: Pid) {
+    for r in 0..state::replicas() {
+        state::sync(r);
+    }
+    crate::arch::flush_tlb();
+    crate::sched::shootdown(pid, &crate::arch::flush_tlb);
+}
+
+/// Resolve a write fault on a copy-on-write page of `pid` at `va` whose
+/// leaf shares `frame`: copy it into a fresh frame if another address space
+/// still maps it (`shared`), else take it over in place. The caller retries
+/// the access either way.
+pub fn resolve_cow(pid: Pid, va: u64, frame_pa: u64, shared: bool) -> KResult<()> {
+    let page = va & !(PAGE_SIZE - 1);
+    let copy = if shared {
+        let f = alloc_user_frame()?;
+        frame::copy(frame_pa, f);
+        Some(f)
+    } else {
+        None
     };
-    let mut copies: Vec<(u64, u64)> = Vec::with_capacity(pages.len());
-    for &(va, src) in &pages {
-        match mem::alloc_frame() {
-            Some(f) => {
-                frame::copy(src, f);
-                copies.push((va, f));
-            }
-            None => {
-                frames_free(copies.into_iter().map(|c| c.1).collect());
-                return Err(Errno::ENOMEM);
-            }
+    let r = state::execute_mut(WriteOp::Cow { pid, va: page, old: frame_pa, new: copy });
+    if !matches!(r, Ok(Resp::Cow(kstate::CowOutcome::Copied))) {
+        if let Some(f) = copy {
+            mem::free_frame(f);
         }
     }
-    let frames: Vec<u64> = copies.iter().map(|c| c.1).collect();
-    let child = match state::execute_mut(WriteOp::Fork { parent: t.pid, frames: copies }) {
-        Ok(Resp::Pid(p)) => p,
-        other => {
-            frames_free(frames);
-            return Err(other.err().unwrap_or(Errno::EINVAL));
+    match r {
+        // Other cores running `pid` may cache the shared frame read-only:
+        // they must see the copy from now on.
+        Ok(Resp::Cow(kstate::CowOutcome::Copied)) => {
+            tlb_shootdown(pid);
+            Ok(())
         }
+        // Now writable (stale read-only TLB entries elsewhere only cause a
+        // spurious fault), or changed meanwhile: retry.
+        Ok(Resp::Cow(_)) => {
+            crate::arch::cpu::invlpg(page);
+            Ok(())
+        }
+        Ok(_) => Err(Errno::EFAULT),
+        Err(e) => Err(e),
+    }
+}
+
+/// `fork`: a child process sharing every resident page of the caller
+/// copy-on-write; starts the child thread and returns its pid.
+pub fn fork(t: &Thread, stack: u64) -> KResult<Pid> {
+    let child = match state::execute_mut(WriteOp::Fork { parent: t.pid }) {
+        Ok(Resp::Pid(p)) => p,
+        other => return Err(other.err().unwrap_or(Errno::EINVAL)),
     };
+    // The parent's pages are read-only now: no core may keep writing
+    // through a cached writable translation to a shared frame.
+    tlb_shootdown(t.pid);
     let mut ctx = t.ctx.clone();
     ctx.rax = 0;
     if stack != 0 {
@@ -495,6 +526,7 @@ fn handle_page_fault(pid: Pid, addr: u64, error_code: u64) -> bool {
     let access = kstate::Access { write: error_code & 2 != 0, exec: error_code & 16 != 0, user: true };
     match state::execute(ReadOp::Fault { pid, va: addr, access }) {
         Ok(Resp::Fault(kstate::FaultDecision::NeedsFrame { file, .. })) => populate_page(pid, addr, file).is_ok(),
+        Ok(Resp::CowFault { frame, shared }) => resolve_cow(pid, addr, frame, shared).is_ok(),
         Ok(Resp::Fault(kstate::FaultDecision::Spurious)) => {
             crate::arch::cpu::invlpg(addr);
             true

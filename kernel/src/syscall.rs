@@ -3,7 +3,7 @@
 //! encode the result as the value or `-errno` in `rax`.
 
 use crate::arch::paging::PAGE_SIZE;
-use crate::process::{self, release, Next, Thread};
+use crate::process::{self, release, tlb_shootdown, Next, Thread};
 use crate::{console, rng, state, time, uaccess};
 use abi::errno::{Errno, KResult};
 use abi::flags::*;
@@ -526,22 +526,10 @@ fn proc_info(pid: u32) -> KResult<kstate::ProcInfo> {
 /// Flush this core's TLB (the only core that runs the address space in this
 /// issue), then free the frames an operation released.
 fn flush_then_release(pid: u32, r: KResult<Resp>) -> KResult<u64> {
-    if matches!(r, Ok(Resp::Frames(ref f)) | Ok(Resp::Mapped(_, ref f)) if !f.is_empty()) {
+    if matches!(r, Ok(Resp::Frames(ref f)) | Ok(Resp::Mapped(_, ref f)) if f.unmapped > 0) {
         tlb_shootdown(pid);
     }
     val(release(r))
-}
-
-/// Bring every replica's page tables up to date with an unmap or
-/// protection change of `pid`, then flush the TLB here and on every core
-/// that runs `pid`'s address space, and return when all have done so
-/// (before the caller frees frames).
-fn tlb_shootdown(pid: u32) {
-    for r in 0..state::replicas() {
-        state::sync(r);
-    }
-    crate::arch::flush_tlb();
-    sched::shootdown(pid, &crate::arch::flush_tlb);
 }
 
 fn fd_info(pid: u32, fd: i32) -> KResult<kstate::FdInfo> {

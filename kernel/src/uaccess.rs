@@ -31,6 +31,7 @@ pub fn page_frame(pid: Pid, va: u64, write: bool) -> KResult<u64> {
         let access = Access { write, exec: false, user: true };
         match state::execute(ReadOp::Fault { pid, va, access }) {
             Ok(Resp::Fault(FaultDecision::NeedsFrame { file, .. })) => process::populate_page(pid, va, file)?,
+            Ok(Resp::CowFault { frame, shared }) => process::resolve_cow(pid, va, frame, shared)?,
             Ok(Resp::Fault(FaultDecision::Spurious)) => {}
             _ => return Err(Errno::EFAULT),
         }

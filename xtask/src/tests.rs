@@ -341,6 +341,8 @@ fn user_cases() -> Result<Vec<UserCase>, String> {
     prog("rust_threads", "tests/programs/rust_threads/main.rs", &[Rust], &[], Expect::Host)?;
     prog("vmstress", "tests/nros/vmstress.c", &[Musl], &[], Expect::Guest(0, check_vmstress))?;
     prog("leak", "tests/nros/leak.c", &[Musl], &[], Expect::Guest(0, check_leak))?;
+    prog("cow", "tests/programs/cow.c", &[Musl, Glibc], &[], Expect::Host)?;
+    prog("cowmem", "tests/nros/cowmem.c", &[Musl], &[], Expect::Guest(0, check_cowmem))?;
     let sh = |name: &str, script: &str| UserCase {
         name: name.to_string(),
         files: Vec::new(),
@@ -373,6 +375,10 @@ fn user_cases() -> Result<Vec<UserCase>, String> {
          cd /; rm -rf $d; echo done",
     ));
     Ok(v)
+}
+
+fn check_cowmem(out: &str) -> Result<(), String> {
+    out.contains("cow memory ok").then_some(()).ok_or_else(|| format!("copy-on-write memory accounting off:\n{out}"))
 }
 
 fn check_leak(out: &str) -> Result<(), String> {

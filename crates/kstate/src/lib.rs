@@ -164,6 +164,10 @@ pub struct KernelState<M: FrameMemory + Clone> {
     mem: M,
     kernel_entries: Option<alloc::boxed::Box<[u64; 256]>>,
     locality: Option<Locality>,
+    /// Data frames mapped by more than one address space (after `fork`),
+    /// with their number of *extra* references (references - 1). A frame
+    /// not in here has exactly one reference.
+    shared: BTreeMap<u64, u32>,
 }
 
 /// Lets the kernel keep a replica's allocations on its own NUMA node even
@@ -301,10 +305,17 @@ pub enum WriteOp {
     Populate { pid: Pid, pages: Vec<(u64, u64)> },
     /// `pipe2`: a pipe with its read and write ends ([`Resp::FdPair`]).
     Pipe { pid: Pid, flags: u32 },
-    /// `fork`: a child with copies of the descriptor table and address space;
-    /// `frames` maps each resident page of the parent to the frame holding
-    /// its copy ([`Resp::Pid`]).
-    Fork { parent: Pid, frames: Vec<(u64, u64)> },
+    /// `fork`: a child with a copy of the descriptor table and an address
+    /// space sharing every resident frame of the parent copy-on-write
+    /// ([`Resp::Pid`]). The parent's leaves become read-only: the caller
+    /// flushes the TLBs of the cores running the parent.
+    Fork { parent: Pid },
+    /// Resolve a copy-on-write fault at `va` whose leaf shared frame `old`:
+    /// with `new = Some(copy)` (the caller allocated it and copied `old`
+    /// into it) the page gets the copy if `old` is still shared, or keeps
+    /// `old` if no other address space uses it any more; with `new = None`
+    /// only the latter is possible. [`Resp::Cow`] says which happened.
+    Cow { pid: Pid, va: u64, old: u64, new: Option<u64> },
     /// `wait4`: reap a zombie child matching `target` (-1: any, > 0: that
     /// pid, 0: the caller's group, < -1: group -target) ([`Resp::Waited`]
     /// with `None` if matching children exist but none has exited; `ECHILD`
@@ -362,6 +373,9 @@ pub enum ReadOp {
     Hash,
     /// Every resident page `(va, frame)` of a process ([`Resp::Pages`]).
     ResidentPages { pid: Pid },
+    /// References to a data frame from all address spaces ([`Resp::Val`];
+    /// 0 if no address space maps it).
+    FrameRefs { frame: u64 },
     /// Pending signals of a process ([`Resp::Val`]).
     Pending { pid: Pid },
 }
@@ -374,8 +388,8 @@ pub enum Resp {
     Val(u64),
     Fd(i32),
     Pid(Pid),
-    Frames(Vec<u64>),
-    Mapped(u64, Vec<u64>),
+    Frames(Released),
+    Mapped(u64, Released),
     Stat(Stat),
     Bytes(Vec<u8>),
     /// Entries with the cookie of the next entry (`d_off`).
@@ -394,6 +408,44 @@ pub enum Resp {
     Pids(Vec<Pid>),
     /// `(va, frame)` pairs.
     Pages(Vec<(u64, u64)>),
+    /// A write fault on a copy-on-write page that shares `frame`; `shared`
+    /// tells whether another address space still maps it (then the caller
+    /// copies it before [`WriteOp::Cow`]).
+    CowFault { frame: u64, shared: bool },
+    /// Outcome of [`WriteOp::Cow`].
+    Cow(CowOutcome),
+}
+
+/// Data frames an operation took out of address spaces.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Released {
+    /// Frames no address space maps any more, in address order: the caller
+    /// frees them after the TLB shootdown.
+    pub free: Vec<u64>,
+    /// Pages whose leaves were removed (including those whose frames are
+    /// still mapped elsewhere): if non-zero, TLBs must be flushed.
+    pub unmapped: usize,
+}
+
+impl Released {
+    fn all(frames: Vec<u64>) -> Self {
+        Released { unmapped: frames.len(), free: frames }
+    }
+}
+
+/// What [`WriteOp::Cow`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CowOutcome {
+    /// The page now maps the caller's copy; `old` lost a reference. Flush
+    /// the TLBs of the cores running the address space.
+    Copied,
+    /// No other address space maps `old` any more: the page keeps it and
+    /// became writable. The caller frees its copy, if any.
+    InPlace,
+    /// The leaf changed meanwhile (unmapped, already resolved, or a copy is
+    /// needed but none was given): retry the access. The caller frees its
+    /// copy, if any.
+    Retry,
 }
 
 /// Length of a `linux_dirent64` record for a name of `len` bytes.
@@ -435,6 +487,7 @@ impl<M: FrameMemory + Clone> KernelState<M> {
             mem,
             kernel_entries: kernel_entries.map(alloc::boxed::Box::new),
             locality: None,
+            shared: BTreeMap::new(),
         }
     }
 
@@ -451,6 +504,12 @@ impl<M: FrameMemory + Clone> KernelState<M> {
     /// A process.
     pub fn process(&self, pid: Pid) -> Option<&Process<M>> {
         self.procs.get(&pid)
+    }
+
+    /// Extra references (beyond one) to data frame `frame`: non-zero while
+    /// it is shared copy-on-write by several address spaces.
+    pub fn extra_refs(&self, frame: u64) -> u32 {
+        self.shared.get(&frame).copied().unwrap_or(0)
     }
 
     /// Number of processes (including zombies).
@@ -482,6 +541,10 @@ impl<M: FrameMemory + Clone> KernelState<M> {
                 h.u64(u64::from(e.cloexec));
             }
             h.u64(p.vm.as_ref().map_or(0, |vm| vm.state_hash()));
+        }
+        for (f, extra) in &self.shared {
+            h.u64(*f);
+            h.u64(u64::from(*extra));
         }
         h.u64(self.next_pipe);
         for (id, p) in &self.pipes {
@@ -646,6 +709,34 @@ impl<M: FrameMemory + Clone> KernelState<M> {
         }
     }
 
+    /// Drops one reference to each released frame: only frames no address
+    /// space maps any more are left for the caller to free.
+    fn unref(&mut self, r: KResult<Resp>) -> KResult<Resp> {
+        let drop = |shared: &mut BTreeMap<u64, u32>, rel: &mut Released| {
+            rel.free.retain(|f| match shared.get_mut(f) {
+                Some(extra) => {
+                    *extra -= 1;
+                    if *extra == 0 {
+                        shared.remove(f);
+                    }
+                    false
+                }
+                None => true,
+            });
+        };
+        match r {
+            Ok(Resp::Frames(mut rel)) => {
+                drop(&mut self.shared, &mut rel);
+                Ok(Resp::Frames(rel))
+            }
+            Ok(Resp::Mapped(a, mut rel)) => {
+                drop(&mut self.shared, &mut rel);
+                Ok(Resp::Mapped(a, rel))
+            }
+            other => other,
+        }
+    }
+
     fn new_vm(&self) -> KResult<AddressSpace<M>> {
         let mut vm = AddressSpace::new(self.mem.clone()).ok_or(Errno::ENOMEM)?;
         if let Some(k) = &self.kernel_entries {
@@ -685,7 +776,7 @@ impl<M: FrameMemory + Clone> KernelState<M> {
                 p.exe = exe;
                 let old = p.vm.replace(fresh);
                 self.close_all(pid, true);
-                Ok(Resp::Frames(old.map(|vm| vm.destroy().1).unwrap_or_default()))
+                Ok(Resp::Frames(Released::all(old.map(|vm| vm.destroy().1).unwrap_or_default())))
             }
             W::Exit { pid, status } => {
                 let p = self.proc_mut(pid)?;
@@ -701,7 +792,7 @@ impl<M: FrameMemory + Clone> KernelState<M> {
                     }
                 }
                 self.close_all(pid, false);
-                Ok(Resp::Frames(vm.map(|vm| vm.destroy().1).unwrap_or_default()))
+                Ok(Resp::Frames(Released::all(vm.map(|vm| vm.destroy().1).unwrap_or_default())))
             }
             W::Reap { pid } => match self.procs.get(&pid).and_then(|p| p.exit_status) {
                 Some(s) => {
@@ -1010,22 +1101,49 @@ impl<M: FrameMemory + Clone> KernelState<M> {
             }
             W::Mmap { pid, at, len, prot, kind } => {
                 let (addr, frames) = self.vm_mut(pid)?.map(at, len, prot, kind)?;
-                Ok(Resp::Mapped(addr, frames))
+                Ok(Resp::Mapped(addr, Released::all(frames)))
             }
-            W::Munmap { pid, start, len } => Ok(Resp::Frames(self.vm_mut(pid)?.unmap(start, len)?)),
+            W::Munmap { pid, start, len } => Ok(Resp::Frames(Released::all(self.vm_mut(pid)?.unmap(start, len)?))),
             W::Mprotect { pid, start, len, prot } => {
                 self.vm_mut(pid)?.protect(start, len, prot)?;
                 Ok(Resp::Unit)
             }
             W::Brk { pid, addr } => {
                 let (cur, frames) = self.vm_mut(pid)?.brk(addr);
-                Ok(Resp::Mapped(cur, frames))
+                Ok(Resp::Mapped(cur, Released::all(frames)))
             }
             W::SetBrkStart { pid, addr } => {
                 self.vm_mut(pid)?.set_brk_start(addr)?;
                 Ok(Resp::Unit)
             }
-            W::Discard { pid, start, len } => Ok(Resp::Frames(self.vm_mut(pid)?.discard(start, len)?)),
+            W::Cow { pid, va, old, new } => {
+                let vm = self.vm_mut(pid)?;
+                if vm.cow_frame(va) != Some(old) {
+                    return Ok(Resp::Cow(CowOutcome::Retry));
+                }
+                match self.shared.get_mut(&old) {
+                    None => {
+                        self.vm_mut(pid)?.make_private(va, old)?;
+                        Ok(Resp::Cow(CowOutcome::InPlace))
+                    }
+                    Some(_) if new.is_none() => Ok(Resp::Cow(CowOutcome::Retry)),
+                    Some(extra) => {
+                        let new = new.unwrap_or(old);
+                        *extra -= 1;
+                        if *extra == 0 {
+                            self.shared.remove(&old);
+                        }
+                        if let Err(e) = self.vm_mut(pid)?.make_private(va, new) {
+                            // Cannot happen (the leaf was checked above);
+                            // keep the reference count exact regardless.
+                            *self.shared.entry(old).or_insert(0) += 1;
+                            return Err(e);
+                        }
+                        Ok(Resp::Cow(CowOutcome::Copied))
+                    }
+                }
+            }
+            W::Discard { pid, start, len } => Ok(Resp::Frames(Released::all(self.vm_mut(pid)?.discard(start, len)?))),
             W::Pipe { pid, flags } => {
                 let r = self.alloc_fd(pid, 0)?;
                 let id = self.next_pipe;
@@ -1046,14 +1164,16 @@ impl<M: FrameMemory + Clone> KernelState<M> {
                 self.install(pid, w, wf, flags & O_CLOEXEC != 0)?;
                 Ok(Resp::FdPair(r, w))
             }
-            W::Fork { parent, frames } => {
-                let p = self.proc(parent)?;
-                let map: BTreeMap<u64, u64> = frames.into_iter().collect();
-                let vm = p.vm.as_ref().ok_or(Errno::ESRCH)?.fork_into(self.mem.clone(), &map)?;
-                let mut vm = vm;
+            W::Fork { parent } => {
+                let mem = self.mem.clone();
+                let (mut vm, shared) = self.vm_mut(parent)?.fork_cow(mem)?;
+                for f in shared {
+                    *self.shared.entry(f).or_insert(0) += 1;
+                }
                 if let Some(k) = &self.kernel_entries {
                     vm.set_kernel_entries(k);
                 }
+                let p = self.proc(parent)?;
                 let (cwd, umask, pgid, sid, exe, fds) =
                     (p.cwd, p.umask, p.pgid, p.sid, p.exe.clone(), p.fds.clone());
                 let pid = self.next_pid;
@@ -1331,7 +1451,21 @@ impl<M: FrameMemory + Clone> KernelState<M> {
                 Ok(Resp::Unit)
             }
             R::Translate { pid, va } => Ok(Resp::Translation(self.vm(pid)?.translate(va))),
-            R::Fault { pid, va, access } => Ok(Resp::Fault(self.vm(pid)?.fault_decision(va, access))),
+            R::Fault { pid, va, access } => match self.vm(pid)?.fault_decision(va, access) {
+                FaultDecision::CopyOnWrite { frame } => {
+                    Ok(Resp::CowFault { frame, shared: self.shared.contains_key(&frame) })
+                }
+                d => Ok(Resp::Fault(d)),
+            },
+            R::FrameRefs { frame } => {
+                let mapped = self.procs.values().filter_map(|p| p.vm.as_ref()).any(|vm| {
+                    vm.resident_pages().any(|(_, f)| f == frame)
+                });
+                Ok(Resp::Val(match self.shared.get(&frame) {
+                    Some(extra) => u64::from(*extra) + 1,
+                    None => u64::from(mapped),
+                }))
+            }
             R::Root { pid } => Ok(Resp::Val(self.vm(pid)?.root())),
             R::Proc { pid } => {
                 let p = self.procs.get(&pid).ok_or(Errno::ESRCH)?;
@@ -1396,7 +1530,7 @@ impl<M: FrameMemory + Clone> nr::Dispatch for KernelState<M> {
     }
 
     fn dispatch_mut(&mut self, op: WriteOp) -> KResult<Resp> {
-        match self.locality {
+        let r = match self.locality {
             Some(l) => {
                 let token = (l.enter)(l.node);
                 let r = self.apply(op);
@@ -1404,7 +1538,8 @@ impl<M: FrameMemory + Clone> nr::Dispatch for KernelState<M> {
                 r
             }
             None => self.apply(op),
-        }
+        };
+        self.unref(r)
     }
 }
 

@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use abi::errno::{Errno, KResult};
 use common::gen::Gen;
 use common::*;
-use kstate::{Access, FaultDecision, KernelState, MapAt, Populated, ReadOp, Resp, VmaKind, WriteOp};
+use kstate::{Access, CowOutcome, FaultDecision, KernelState, MapAt, Populated, ReadOp, Resp, VmaKind, WriteOp};
 use memfs::Fs;
 use nr::{NodeReplicated, ThreadToken};
 
@@ -61,7 +61,16 @@ impl Ledger {
                 }
             }
             (WriteOp::Populate { .. }, Ok(other)) => panic!("Populate answered {other:?}"),
-            (_, Ok(Resp::Frames(f) | Resp::Mapped(_, f))) => {
+            (WriteOp::Cow { new: Some(new), .. }, Ok(Resp::Cow(CowOutcome::Copied))) => {
+                assert!(self.given.insert(*new), "frame {new:#x} installed twice");
+                self.owned.insert(*new);
+                *self.by_op.entry("Cow".into()).or_default() += 1;
+            }
+            (WriteOp::Cow { new: Some(new), .. }, Ok(_)) => {
+                self.refused.insert(*new);
+            }
+            (_, Ok(Resp::Frames(rel) | Resp::Mapped(_, rel))) => {
+                let f = &rel.free;
                 let name = format!("{op:?}");
                 let name = name.split([' ', '{']).next().unwrap_or("").to_string();
                 *self.by_op.entry(name).or_default() += f.len();
@@ -93,7 +102,14 @@ impl Ledger {
                 }
             }
             let set: BTreeSet<u64> = resident.iter().copied().collect();
-            assert_eq!(set.len(), resident.len(), "after {op:?}: a frame is mapped twice");
+            // A frame is mapped exactly as often as its reference count says.
+            let mut count = std::collections::BTreeMap::<u64, u32>::new();
+            for f in &resident {
+                *count.entry(*f).or_default() += 1;
+            }
+            for (f, n) in count {
+                assert_eq!(n, 1 + d.extra_refs(f), "after {op:?}: frame {f:#x} mapped {n} times, refcount says {}", 1 + d.extra_refs(f));
+            }
             if set != self.owned {
                 let leaked: Vec<_> = self.owned.difference(&set).map(|f| format!("{f:#x}")).collect();
                 let extra: Vec<_> = set.difference(&self.owned).map(|f| format!("{f:#x}")).collect();
@@ -115,7 +131,7 @@ impl Ledger {
 
     fn mmap(&mut self, pid: u32, at: MapAt, len: u64, prot: u32, kind: VmaKind) -> KResult<(u64, Vec<u64>)> {
         self.run(WriteOp::Mmap { pid, at, len, prot, kind }).map(|r| match r {
-            Resp::Mapped(a, f) => (a, f),
+            Resp::Mapped(a, f) => (a, f.free),
             o => panic!("{o:?}"),
         })
     }
@@ -204,6 +220,97 @@ impl Ledger {
     fn run_read(&self, op: ReadOp) -> KResult<Resp> {
         self.nr.execute(op, self.tok)
     }
+
+    /// What the kernel does on a write fault to a copy-on-write page, for
+    /// a random such page of a random process: copy if the frame is still
+    /// shared, else take it over in place.
+    fn random_cow_write(&mut self, rng: &mut Rng, seed: u64) {
+        let mut cows = Vec::new();
+        self.nr.with_data(0, |d| {
+            let mut pid = 0;
+            let mut found = 0;
+            while found < d.process_count() {
+                pid += 1;
+                if let Some(p) = d.process(pid) {
+                    found += 1;
+                    if let Some(vm) = &p.vm {
+                        for (va, _) in vm.resident_pages() {
+                            if let Some(f) = vm.cow_frame(va) {
+                                cows.push((pid, va, f));
+                            }
+                        }
+                    }
+                }
+            }
+        });
+        if cows.is_empty() {
+            return;
+        }
+        let (pid, va, old) = *rng.pick(&cows);
+        let write = Access { write: true, exec: false, user: true };
+        let shared = match self.run_read(ReadOp::Fault { pid, va, access: write }) {
+            Ok(Resp::CowFault { frame, shared }) => {
+                assert_eq!(frame, old);
+                shared
+            }
+            // PROT_NONE / read-only VMA: the write is a SIGSEGV.
+            Ok(Resp::Fault(FaultDecision::Segv { accerr: true })) => return,
+            o => panic!("write fault on a cow page of {pid} at {va:#x}: {o:?}"),
+        };
+        let new = shared.then(|| {
+            self.ops += 1;
+            0xF000_0000_0000 + seed * 0x1_0000_0000 + self.ops as u64 * PAGE
+        });
+        let r = self.run(WriteOp::Cow { pid, va, old, new });
+        let expect = if shared { CowOutcome::Copied } else { CowOutcome::InPlace };
+        assert!(matches!(r, Ok(Resp::Cow(o)) if o == expect), "{r:?}, expected {expect:?}");
+        assert!(matches!(self.run_read(ReadOp::Fault { pid, va, access: write }), Ok(Resp::Fault(FaultDecision::Spurious))));
+        if !shared {
+            *self.by_op.entry("CowInPlace".into()).or_default() += 1;
+        }
+    }
+}
+
+/// fork shares every frame; writes on both sides copy or take over; each
+/// frame comes back exactly once when its last mapping goes.
+#[test]
+fn fork_copy_on_write_returns_frames_once() {
+    let mut l = Ledger::new();
+    let parent = l.pid();
+    let (a, _) = l.mmap(parent, MapAt::Any, 3 * PAGE, 3, VmaKind::Anon).unwrap();
+    let frames = [0x700_0000u64, 0x700_1000, 0x700_2000];
+    let pages: Vec<(u64, u64)> = frames.iter().enumerate().map(|(i, &f)| (a + i as u64 * PAGE, f)).collect();
+    assert!(l.populate(parent, &pages).iter().all(|r| *r == Ok(Populated::Installed)));
+    let child = as_pid(l.run(WriteOp::Fork { parent }));
+    let grandchild = as_pid(l.run(WriteOp::Fork { parent: child }));
+    l.nr.with_data(0, |d| assert_eq!(d.extra_refs(frames[0]), 2));
+    let write = Access { write: true, exec: false, user: true };
+    // The child writes page 0: copy (three sharers).
+    assert!(matches!(l.run_read(ReadOp::Fault { pid: child, va: a, access: write }), Ok(Resp::CowFault { frame: 0x700_0000, shared: true })));
+    // Without a copy: retry.
+    assert!(matches!(l.run(WriteOp::Cow { pid: child, va: a, old: frames[0], new: None }), Ok(Resp::Cow(CowOutcome::Retry))));
+    assert!(matches!(l.run(WriteOp::Cow { pid: child, va: a, old: frames[0], new: Some(0x800_0000) }), Ok(Resp::Cow(CowOutcome::Copied))));
+    // A stale second attempt (another thread raced): retry, copy refused.
+    assert!(matches!(l.run(WriteOp::Cow { pid: child, va: a, old: frames[0], new: Some(0x800_1000) }), Ok(Resp::Cow(CowOutcome::Retry))));
+    // Parent's page 0 is still shared with the grandchild.
+    assert!(matches!(l.run_read(ReadOp::Fault { pid: parent, va: a, access: write }), Ok(Resp::CowFault { shared: true, .. })));
+    // The grandchild exits: its references go, nothing is freed yet except nothing.
+    let rel = as_frames(l.run(WriteOp::Exit { pid: grandchild, status: 0 }));
+    assert!(rel.is_empty(), "{rel:x?}");
+    // Now the parent is the only user of page 0: in place.
+    assert!(matches!(l.run_read(ReadOp::Fault { pid: parent, va: a, access: write }), Ok(Resp::CowFault { shared: false, .. })));
+    assert!(matches!(l.run(WriteOp::Cow { pid: parent, va: a, old: frames[0], new: None }), Ok(Resp::Cow(CowOutcome::InPlace))));
+    // munmap of a still-shared page frees nothing but unmaps a page.
+    match l.run(WriteOp::Munmap { pid: parent, start: a + PAGE, len: PAGE }) {
+        Ok(Resp::Frames(rel)) => assert_eq!((rel.free, rel.unmapped), (vec![], 1)),
+        o => panic!("{o:?}"),
+    }
+    // The child's exit returns its copy and the frames only it still maps.
+    assert_eq!(sorted(as_frames(l.run(WriteOp::Exit { pid: child, status: 0 }))), vec![frames[1], 0x800_0000]);
+    assert_eq!(sorted(as_frames(l.run(WriteOp::Exit { pid: parent, status: 0 }))), vec![frames[0], frames[2]]);
+    assert!(l.owned.is_empty());
+    assert_eq!(l.mem.live_tables(), 0);
+    l.nr.with_data(0, |d| assert_eq!(d.extra_refs(frames[2]), 0));
 }
 
 /// Random sequences from several actors (mmap/munmap/mprotect/populate/
@@ -243,6 +350,9 @@ fn random_sequences_return_every_frame_exactly_once() {
             };
             let r = l.run(op.clone());
             g.observe(&op, &r);
+            if rng.chance(30) {
+                l.random_cow_write(&mut rng, seed);
+            }
         }
         for g in &gens {
             for op in g.teardown() {
@@ -259,7 +369,7 @@ fn random_sequences_return_every_frame_exactly_once() {
         }
     }
     // Every release path was exercised with populated pages.
-    for kind in ["Munmap", "Mmap", "Brk", "Discard", "ResetVm", "Exit"] {
+    for kind in ["Munmap", "Mmap", "Brk", "Discard", "ResetVm", "Exit", "Cow"] {
         assert!(by_op.get(kind).copied().unwrap_or(0) > 0, "no frame ever came back through {kind}: {by_op:?}");
     }
 }
@@ -293,6 +403,6 @@ fn discard_failing_midway_loses_frames() {
     // Either it works (Linux) and returns both frames, or it fails without
     // side effects; `run` checks that no frame vanished.
     if let Ok(Resp::Frames(f)) = &r {
-        assert_eq!(sorted(f.clone()), vec![0xA000_0000, 0xA000_1000]);
+        assert_eq!(sorted(f.free.clone()), vec![0xA000_0000, 0xA000_1000]);
     }
 }

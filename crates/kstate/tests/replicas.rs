@@ -330,7 +330,7 @@ fn translate_on_another_replica_sees_populate() {
         o => panic!("{o:?}"),
     }
     // Replica 1 has not applied anything yet; the read must catch up.
-    let rw = PteFlags { present: true, writable: true, executable: false, user: true };
+    let rw = PteFlags { present: true, writable: true, executable: false, user: true, cow: false };
     match nr.execute(ReadOp::Translate { pid, va: addr + 4096 + 0x123 }, t1) {
         Ok(Resp::Translation(Some((pa, f)))) => {
             assert_eq!(pa, frame + 0x123);

@@ -177,6 +177,13 @@ pub enum FaultDecision {
         /// end of the file are zero.
         file: Option<(u64, u64)>,
     },
+    /// A write to a present copy-on-write page the mapping allows writes
+    /// to: copy the page (unless no other address space shares `frame`) and
+    /// install the copy with [`AddressSpace::make_private`].
+    CopyOnWrite {
+        /// The frame the page shares now.
+        frame: u64,
+    },
     /// The page is present with sufficient rights (another CPU populated it,
     /// or a stale TLB entry): flush the local TLB entry and retry.
     Spurious,
@@ -669,13 +676,16 @@ impl<M: FrameMemory> AddressSpace<M> {
                     file,
                 }
             }
-            Some((_, f)) => {
+            Some((pa, f)) => {
                 if f.present
                     && f.user
                     && (!access.write || f.writable)
                     && (!access.exec || f.executable)
                 {
                     FaultDecision::Spurious
+                } else if f.present && f.user && f.cow && access.write && !f.writable {
+                    // The VMA allows the write (checked above).
+                    FaultDecision::CopyOnWrite { frame: pa }
                 } else {
                     // Leaf flags always follow the VMA protection, so this
                     // cannot happen; refuse rather than loop on the fault.
@@ -796,32 +806,66 @@ impl<M: FrameMemory> AddressSpace<M> {
         Ok(frames)
     }
 
-    /// A copy of this address space for a forked child: the same layout,
-    /// VMAs and brk, page tables built from `mem`, and every resident page
-    /// of this space backed in the copy by the frame `frames` gives for its
-    /// address (the caller allocated those frames and copied the contents
-    /// before the operation; a page `frames` has no entry for stays
-    /// unpopulated and is filled on first touch). `ENOMEM` (with `mem`'s
-    /// tables freed) when a page table cannot be allocated.
-    pub fn fork_into(&self, mem: M, frames: &BTreeMap<u64, u64>) -> KResult<AddressSpace<M>> {
+    /// `fork`: a copy of this address space for a child, sharing every
+    /// resident frame copy-on-write. The child gets the same layout, VMAs,
+    /// brk and leaves (page tables built from `mem`); afterwards every leaf
+    /// of *both* spaces is marked copy-on-write and read-only, so the first
+    /// write to a page in either faults with [`FaultDecision::CopyOnWrite`].
+    /// Returns the child and the shared frames in address order (the
+    /// caller counts the extra reference to each). `ENOMEM` when a page
+    /// table cannot be allocated; then this space is unchanged and `mem`'s
+    /// tables are freed.
+    pub fn fork_cow(&mut self, mem: M) -> KResult<(AddressSpace<M>, Vec<u64>)> {
         let mut child = AddressSpace::with_layout(mem, self.layout).ok_or(Errno::ENOMEM)?;
         child.vmas = self.vmas.clone();
         child.brk = self.brk;
-        for (va, _) in self.resident_pages() {
-            let Some(&frame) = frames.get(&va) else { continue };
-            let flags = self.pt.lookup(va).map(|(_, f)| f).unwrap_or_default();
-            if let Err(e) = child.pt.map(va, frame, flags) {
-                // Give back the tables; the data frames stay the caller's.
-                let mut c = child;
-                c.vmas.clear();
-                for (va, _) in c.resident_pages().collect::<Vec<_>>() {
-                    c.pt.unmap(va);
-                }
-                let _ = c.pt.destroy();
+        for (va, pa, flags) in self.pt.leaves() {
+            let shared = PteFlags {
+                writable: false,
+                cow: true,
+                ..flags
+            };
+            if let Err(e) = child.pt.map(va, pa, shared) {
+                // Give back the tables; the data frames stay this space's.
+                child.vmas.clear();
+                child.pt.unmap_range(0, self.layout.end, |_, _, _| {});
+                let _ = child.pt.destroy();
                 return Err(Errno::from(e));
             }
         }
-        Ok(child)
+        let mut frames = Vec::new();
+        self.pt.share_range(0, self.layout.end, |_, pa| frames.push(pa));
+        Ok((child, frames))
+    }
+
+    /// Resolves a copy-on-write fault at `va`: the copy-on-write leaf there
+    /// is replaced by `frame` (the copy, or the shared frame itself when no
+    /// other address space uses it any more) with the VMA's rights, no
+    /// longer copy-on-write. Never allocates. `EFAULT` when `va` has no VMA
+    /// or no copy-on-write leaf (it was unmapped or resolved meanwhile);
+    /// `EINVAL` for an invalid frame.
+    pub fn make_private(&mut self, va: u64, frame: u64) -> KResult<()> {
+        let prot = self.vma_at(va).ok_or(Errno::EFAULT)?.prot;
+        match self.pt.lookup(va) {
+            Some((_, f)) if f.cow => {}
+            _ => return Err(Errno::EFAULT),
+        }
+        if frame & !ADDR_MASK != 0 {
+            return Err(Errno::EINVAL);
+        }
+        if self.pt.replace(va, frame, PteFlags::from_prot(prot)) {
+            Ok(())
+        } else {
+            Err(Errno::EFAULT)
+        }
+    }
+
+    /// The frame of `va`'s page if its leaf is copy-on-write.
+    pub fn cow_frame(&self, va: u64) -> Option<u64> {
+        match self.pt.lookup(va) {
+            Some((pa, f)) if f.cow => Some(pa),
+            _ => None,
+        }
     }
 
     /// Tears the address space down: frees all page tables and returns the
@@ -874,7 +918,7 @@ impl<M: FrameMemory> AddressSpace<M> {
             let Some(v) = self.vma_at(va) else {
                 return Err("leaf outside any VMA");
             };
-            if flags != PteFlags::from_prot(v.prot) {
+            if flags != PteFlags::from_prot_cow(v.prot, flags.cow) {
                 return Err("leaf flags differ from VMA prot");
             }
         }

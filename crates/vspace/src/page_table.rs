@@ -64,6 +64,10 @@ pub mod bits {
     /// Software-available bit 9: this entry is a leaf recording a frame
     /// (possibly non-present).
     pub const SW_LEAF: u64 = 1 << 9;
+    /// Software-available bit 10: copy-on-write. The frame is shared with
+    /// another address space (after `fork`); the leaf is read-only even if
+    /// the mapping allows writes, and a write fault copies the page.
+    pub const SW_COW: u64 = 1 << 10;
     /// No-execute.
     pub const NO_EXECUTE: u64 = 1 << 63;
     /// Physical address bits 12..52.
@@ -88,6 +92,9 @@ pub struct PteFlags {
     pub executable: bool,
     /// The `U` bit.
     pub user: bool,
+    /// Copy-on-write (software bit): the frame may be shared, so the leaf
+    /// is never writable while this is set.
+    pub cow: bool,
 }
 
 impl PteFlags {
@@ -101,6 +108,19 @@ impl PteFlags {
             writable: prot & crate::PROT_WRITE != 0,
             executable: prot & crate::PROT_EXEC != 0,
             user: true,
+            cow: false,
+        }
+    }
+
+    /// The flags of a user page with the given `PROT_*` bits whose frame is
+    /// shared copy-on-write (`cow`): as [`PteFlags::from_prot`], but never
+    /// writable while `cow` is set.
+    pub const fn from_prot_cow(prot: u32, cow: bool) -> Self {
+        let f = Self::from_prot(prot);
+        PteFlags {
+            writable: f.writable && !cow,
+            cow,
+            ..f
         }
     }
 
@@ -119,6 +139,9 @@ impl PteFlags {
         if !self.executable {
             e |= NO_EXECUTE;
         }
+        if self.cow {
+            e |= SW_COW;
+        }
         e
     }
 
@@ -131,6 +154,7 @@ impl PteFlags {
                 writable: entry & WRITABLE != 0,
                 executable: entry & NO_EXECUTE == 0,
                 user: entry & USER != 0,
+                cow: entry & SW_COW != 0,
             },
         )
     }
@@ -141,6 +165,7 @@ impl PteFlags {
             | (self.writable as u64) << 1
             | (self.user as u64) << 2
             | (self.executable as u64) << 3
+            | (self.cow as u64) << 4
     }
 }
 
@@ -329,7 +354,8 @@ impl<M: FrameMemory> PageTable<M> {
     }
 
     /// Replaces the flags of every leaf in `[start, end)`; returns how many
-    /// leaves there were. Never allocates.
+    /// leaves there were. A copy-on-write leaf keeps its mark and stays
+    /// read-only (`flags.cow` is ignored). Never allocates.
     pub fn protect_range(&mut self, start: u64, end: u64, flags: PteFlags) -> usize {
         let mut n = 0;
         let end = end.min(USER_HALF_END);
@@ -337,10 +363,50 @@ impl<M: FrameMemory> PageTable<M> {
             let root = self.root;
             self.update_rec(root, 0, 0, start, end, &mut |_, e| {
                 n += 1;
-                flags.encode(e & ADDR_MASK)
+                let cow = e & SW_COW != 0;
+                PteFlags {
+                    writable: flags.writable && !cow,
+                    cow,
+                    ..flags
+                }
+                .encode(e & ADDR_MASK)
             });
         }
         n
+    }
+
+    /// Marks every leaf in `[start, end)` copy-on-write (read-only, `cow`
+    /// set) and calls `f(va, pa)` for each; returns how many there were.
+    /// Never allocates.
+    pub fn share_range(&mut self, start: u64, end: u64, mut f: impl FnMut(u64, u64)) -> usize {
+        let mut n = 0;
+        let end = end.min(USER_HALF_END);
+        if start < end {
+            let root = self.root;
+            self.update_rec(root, 0, 0, start, end, &mut |va, e| {
+                n += 1;
+                f(va, e & ADDR_MASK);
+                (e | SW_COW) & !WRITABLE
+            });
+        }
+        n
+    }
+
+    /// Replaces the leaf at `va` (rounded down) by `pa` with `flags`;
+    /// `false` (and nothing changes) if there is no leaf or `pa` is invalid.
+    /// Never allocates.
+    pub fn replace(&mut self, va: u64, pa: u64, flags: PteFlags) -> bool {
+        let page = va & !(PAGE_SIZE - 1);
+        if page >= USER_HALF_END || pa & !ADDR_MASK != 0 {
+            return false;
+        }
+        let mut n = 0;
+        let root = self.root;
+        self.update_rec(root, 0, 0, page, page + PAGE_SIZE, &mut |_, _| {
+            n += 1;
+            flags.encode(pa)
+        });
+        n == 1
     }
 
     /// Walks the leaves of `[start, end)` below `table` (at `level`, covering
@@ -618,12 +684,14 @@ mod tests {
         writable: true,
         executable: false,
         user: true,
+        cow: false,
     };
     const RX: PteFlags = PteFlags {
         present: true,
         writable: false,
         executable: true,
         user: true,
+        cow: false,
     };
 
     fn pt() -> PageTable<FakeMemory> {
@@ -632,12 +700,13 @@ mod tests {
 
     #[test]
     fn flags_roundtrip() {
-        for b in 0..16u64 {
+        for b in 0..32u64 {
             let f = PteFlags {
                 present: b & 1 != 0,
                 writable: b & 2 != 0,
                 user: b & 4 != 0,
                 executable: b & 8 != 0,
+                cow: b & 16 != 0,
             };
             assert_eq!(f.bits(), b);
             let e = f.encode(0x1234_5000);

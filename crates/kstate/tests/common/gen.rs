@@ -404,7 +404,9 @@ impl Gen {
                 WriteOp::Populate { pid, pages }
             }
             900..=929 if self.lifecycle => {
-                if self.pids.len() < 3 {
+                if self.pids.len() < 3 && self.rng.chance(50) {
+                    WriteOp::Fork { parent: pid }
+                } else if self.pids.len() < 3 {
                     WriteOp::Spawn { parent: self.pids[0], exe: b"/bin/child".to_vec() }
                 } else {
                     let victim = self.pids[1 + self.rng.below(self.pids.len() as u64 - 1) as usize];
@@ -435,7 +437,7 @@ impl Gen {
     /// Learns from the response to `op`.
     pub fn observe(&mut self, op: &WriteOp, r: &KResult<Resp>) {
         match (op, r) {
-            (WriteOp::Spawn { .. }, Ok(Resp::Pid(p))) => {
+            (WriteOp::Spawn { .. } | WriteOp::Fork { .. }, Ok(Resp::Pid(p))) => {
                 self.pids.push(*p);
             }
             (WriteOp::Open { pid, flags, .. }, Ok(Resp::Fd(fd))) if flags & O_DIRECTORY != 0 => {

@@ -96,14 +96,14 @@ pub fn as_unit(r: KResult<Resp>) {
 
 pub fn as_frames(r: KResult<Resp>) -> Vec<u64> {
     match r {
-        Ok(Resp::Frames(f)) => f,
+        Ok(Resp::Frames(f)) => f.free,
         other => panic!("expected Frames, got {other:?}"),
     }
 }
 
 pub fn as_mapped(r: KResult<Resp>) -> (u64, Vec<u64>) {
     match r {
-        Ok(Resp::Mapped(a, f)) => (a, f),
+        Ok(Resp::Mapped(a, f)) => (a, f.free),
         other => panic!("expected Mapped, got {other:?}"),
     }
 }

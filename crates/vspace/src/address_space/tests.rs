@@ -705,3 +705,71 @@ fn state_hash_independent_of_table_frames() {
     a.brk(0x100_4000);
     assert_ne!(a.state_hash(), b.state_hash());
 }
+
+#[test]
+fn fork_shares_frames_copy_on_write() {
+    let mut a = aspace();
+    let (addr, _) = a.map(MapAt::Fixed(A), 4 * P, RW, VmaKind::Anon).unwrap();
+    let (ro, _) = a.map(MapAt::Fixed(A + 8 * P), P, R, VmaKind::Anon).unwrap();
+    fill(&mut a, addr, addr + 2 * P, 0);
+    fill(&mut a, ro, ro + P, 10);
+    let before = a.state_hash();
+    let (mut c, shared) = a.fork_cow(FakeMemory::new()).unwrap();
+    assert_ne!(a.state_hash(), before, "leaves are now marked");
+    assert_eq!(shared, vec![frame(0), frame(1), frame(10)]);
+    assert_eq!(a.state_hash(), c.state_hash(), "child is an exact copy");
+    a.check_invariants().unwrap();
+    c.check_invariants().unwrap();
+    let w = Access { write: true, exec: false, user: true };
+    let r = Access { write: false, exec: false, user: true };
+    for s in [&a, &c] {
+        // Reads share; writes to resident pages copy; untouched pages fault
+        // in as usual; read-only pages stay a SIGSEGV for writes.
+        assert_eq!(s.fault_decision(addr, r), FaultDecision::Spurious);
+        assert_eq!(s.fault_decision(addr + P, w), FaultDecision::CopyOnWrite { frame: frame(1) });
+        assert_eq!(s.fault_decision(addr + 2 * P, w), FaultDecision::NeedsFrame { zero: true, file: None });
+        assert_eq!(s.fault_decision(ro, w), FaultDecision::Segv { accerr: true });
+        let (pa, f) = s.translate(addr + 8).unwrap();
+        assert_eq!(pa, frame(0) + 8);
+        assert!(!f.writable && f.cow);
+    }
+    // The child copies page 1; the parent takes its frame over in place.
+    c.make_private(addr + P, frame(20)).unwrap();
+    a.make_private(addr + P, frame(1)).unwrap();
+    assert_eq!(c.translate(addr + P).unwrap(), (frame(20), PteFlags::from_prot(RW)));
+    assert_eq!(a.translate(addr + P).unwrap(), (frame(1), PteFlags::from_prot(RW)));
+    assert_eq!(a.fault_decision(addr + P, w), FaultDecision::Spurious);
+    assert_eq!(a.make_private(addr + P, frame(1)), Err(Errno::EFAULT), "already private");
+    assert_eq!(a.make_private(addr + 2 * P, frame(1)), Err(Errno::EFAULT), "no leaf");
+    assert_eq!(a.cow_frame(addr), Some(frame(0)));
+    assert_eq!(a.cow_frame(addr + P), None);
+    // mprotect keeps the mark: read-write again must not make a shared
+    // frame writable.
+    a.protect(addr, 2 * P, R).unwrap();
+    a.protect(addr, 2 * P, RW).unwrap();
+    let (_, f) = a.translate(addr).unwrap();
+    assert!(!f.writable && f.cow);
+    assert_eq!(a.fault_decision(addr, w), FaultDecision::CopyOnWrite { frame: frame(0) });
+    a.check_invariants().unwrap();
+    c.check_invariants().unwrap();
+    // Frames come back from both.
+    let (_, fa) = a.destroy();
+    let (_, fc) = c.destroy();
+    assert_eq!(fa, vec![frame(0), frame(1), frame(10)]);
+    assert_eq!(fc, vec![frame(0), frame(20), frame(10)]);
+}
+
+#[test]
+fn fork_out_of_table_memory_leaves_parent_unchanged() {
+    let mut a = aspace();
+    let (addr, _) = a.map(MapAt::Fixed(A), 2 * P, RW, VmaKind::Anon).unwrap();
+    fill(&mut a, addr, addr + 2 * P, 0);
+    let before = a.state_hash();
+    let mut mem = FakeMemory::new();
+    mem.set_budget(Some(2)); // root + one table: not enough
+    assert_eq!(a.fork_cow(mem).err(), Some(Errno::ENOMEM));
+    assert_eq!(a.state_hash(), before);
+    let (pa, f) = a.translate(addr).unwrap();
+    assert_eq!(pa, frame(0));
+    assert!(f.writable && !f.cow);
+}
