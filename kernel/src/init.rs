@@ -39,7 +39,7 @@ pub fn build_fs(initrd: &[u8]) -> Fs {
     }
     // Placeholders so that `ls /proc/nr` lists the generated files; opening
     // them returns fresh content (see `syscall::proc_file`).
-    for name in [&b"/proc/nr/replicas"[..], b"/proc/nr/stats", b"/proc/meminfo"] {
+    for name in [&b"/proc/nr/replicas"[..], b"/proc/nr/stats", b"/proc/nr/threads", b"/proc/meminfo"] {
         let _ = fs.create_file_with_data(name, 0o444, b"", now);
     }
     fs

@@ -66,6 +66,12 @@ pub struct Thread {
     pub woken_by: Option<crate::sched::WaitKey>,
     /// Deadline of a timed wait (futex timeout), monotonic ns.
     pub wait_deadline: Option<u64>,
+    /// Cores it may run on (bit n: core n), a copy of the replicated
+    /// placement's affinity.
+    pub affinity: u64,
+    /// Affinity hint at the last look at the replicated placement (see
+    /// `sched::affinity_hint`).
+    pub aff_seen: u32,
 }
 
 impl Thread {
@@ -92,6 +98,8 @@ impl Thread {
             sig_checked: None,
             woken_by: None,
             wait_deadline: None,
+            affinity: crate::sched::all_cores(),
+            aff_seen: 0,
         }
     }
 }
@@ -315,6 +323,7 @@ pub fn fork(t: &Thread, stack: u64) -> KResult<Pid> {
     // fork: the child gets its own copy of the actions.
     c.sigactions = t.sigactions.copy();
     c.name = t.name;
+    c.affinity = t.affinity;
     crate::sched::spawn(c);
     Ok(child)
 }
@@ -762,7 +771,7 @@ pub fn exit_thread(t: &mut Thread, status: i32) -> Next {
         let _ = crate::uaccess::write(t.pid, t.clear_child_tid, &0u32.to_le_bytes());
         crate::sched::wake_n(crate::sched::WaitKey::Futex(t.pid, t.clear_child_tid), 1);
     }
-    match state::execute_mut(WriteOp::ExitThread { pid: t.pid }) {
+    match state::execute_mut(WriteOp::ExitThread { pid: t.pid, tid: t.tid }) {
         Ok(Resp::Val(0)) => {
             if exit_process(t, status) {
                 Next::Exited(status)
@@ -802,6 +811,7 @@ pub fn clone_thread(t: &Thread, flags: u64, stack: u64, ptid: u64, ctid: u64, tl
     c.sigmask = t.sigmask;
     // CLONE_SIGHAND: threads share one table of actions.
     c.sigactions = t.sigactions.clone();
+    c.affinity = t.affinity;
     if flags & CLONE_CHILD_CLEARTID != 0 {
         c.clear_child_tid = ctid;
     }

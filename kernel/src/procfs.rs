@@ -28,6 +28,18 @@ pub fn replicas() -> Vec<u8> {
     out.into_bytes()
 }
 
+/// `/proc/nr/threads`: where every live thread runs, from the replicated
+/// placement (`tid pid core affinity-mask`).
+pub fn threads() -> Vec<u8> {
+    let mut out = String::from("tid pid core affinity\n");
+    if let Ok(kstate::Resp::Placements(v)) = state::execute(kstate::ReadOp::Placements) {
+        for (pid, tid, pl) in v {
+            out.push_str(&format!("{tid} {pid} {} {:#x}\n", pl.core, pl.affinity));
+        }
+    }
+    out.into_bytes()
+}
+
 /// `/proc/nr/stats`: the nr counters of every replica and the log indices.
 pub fn stats() -> Vec<u8> {
     let (head, tail, ctail) = state::log_indices();

@@ -6,8 +6,11 @@
 //! *before* it found it must wait; a wake-up bumps the sequence number, so a
 //! wake-up that happens between the check and the park is never lost.
 //!
-//! Run queues and wait queues are per-machine scheduling state (like
-//! physical memory), not replicated kernel state.
+//! Which core each thread belongs to (and may run on) is replicated process
+//! state, as in NrOS: a `Place` operation records it when a thread starts,
+//! when a core steals it and when `sched_setaffinity` moves it. The run
+//! queues themselves and the wait queues are per-machine scheduling state
+//! (like physical memory), not replicated.
 
 use crate::arch::{apic, cpu, percpu, traps};
 use crate::process::{self, Slice, Thread};
@@ -253,15 +256,62 @@ fn wake_sleepers() {
     }
 }
 
-/// Make `t` runnable: on its home core, or the least loaded one if it has
-/// none; the core is woken if it halts.
+/// Every core of the machine as an affinity mask.
+pub fn all_cores() -> u64 {
+    let n = crate::topology().cores.len();
+    if n >= 64 { u64::MAX } else { (1u64 << n) - 1 }
+}
+
+/// The least loaded core `t` may run on.
+pub fn pick_core(affinity: u64) -> usize {
+    let cores = crate::topology().cores.len();
+    (0..cores)
+        .filter(|&c| affinity & (1 << c) != 0)
+        .min_by_key(|&c| RUNQ[c].lock().len())
+        .unwrap_or(0)
+}
+
+/// Record in the replicated state that `t` runs on `core` now.
+pub fn place(t: &mut Thread, core: usize) {
+    t.home = Some(core);
+    // ESRCH only if the process is exiting, which its threads notice.
+    let _ = crate::state::execute_mut(kstate::WriteOp::Place { pid: t.pid, tid: t.tid, core: core as u32, affinity: t.affinity });
+}
+
+/// Affinity hints: bumped when another thread changed a thread's affinity
+/// in the replicated state, so the scheduler re-reads it (indexed by thread
+/// id modulo the table size; a collision costs a needless look).
+static AFF_HINT: [core::sync::atomic::AtomicU32; 1024] = [const { core::sync::atomic::AtomicU32::new(0) }; 1024];
+
+/// Thread `tid`'s affinity was changed by another thread.
+pub fn affinity_hint(tid: Pid) {
+    AFF_HINT[tid as usize % 1024].fetch_add(1, Ordering::SeqCst);
+}
+
+/// Re-read `t`'s affinity from the replicated state if it may have changed;
+/// true if it must leave core `me`.
+fn refresh_affinity(t: &mut Thread, me: usize) -> bool {
+    let hint = AFF_HINT[t.tid as usize % 1024].load(Ordering::SeqCst);
+    if hint == t.aff_seen {
+        return false;
+    }
+    t.aff_seen = hint;
+    if let Ok(kstate::Resp::Placement(_, pl)) = crate::state::execute(kstate::ReadOp::Placement { tid: t.tid }) {
+        t.affinity = pl.affinity & all_cores();
+    }
+    t.affinity & (1 << me) == 0
+}
+
+/// Make `t` runnable: on its home core, or (a new thread) the least loaded
+/// core it may run on, recorded in the replicated state; the core is woken
+/// if it halts.
 pub fn enqueue(mut t: Box<Thread>) {
     let cores = crate::topology().cores.len();
     let target = match t.home {
         Some(c) if c < cores => c,
         _ => {
-            let c = (0..cores).min_by_key(|&c| RUNQ[c].lock().len()).unwrap_or(0);
-            t.home = Some(c);
+            let c = pick_core(t.affinity);
+            place(&mut t, c);
             c
         }
     };
@@ -292,12 +342,16 @@ fn next_thread(me: usize) -> Option<Box<Thread>> {
     let mut order: Vec<usize> = (0..topo.cores.len()).filter(|&c| c != me).collect();
     order.sort_by_key(|&c| (topo.cores[c].node != my_node, usize::MAX - RUNQ[c].lock().len()));
     for c in order {
-        if let Some(mut q) = RUNQ[c].try_lock() {
-            if q.len() > 0 {
-                let mut t = q.pop_back()?;
-                t.home = Some(me);
-                return Some(t);
-            }
+        let stolen = match RUNQ[c].try_lock() {
+            Some(mut q) => match q.iter().rposition(|t| t.affinity & (1 << me) != 0) {
+                Some(i) => q.remove(i),
+                None => None,
+            },
+            None => None,
+        };
+        if let Some(mut t) = stolen {
+            place(&mut t, me);
+            return Some(t);
         }
     }
     None
@@ -323,14 +377,26 @@ pub fn run_core() -> ! {
         if crate::console::input_arrived() {
             wake(WaitKey::Console);
         }
-        match next_thread(me) {
+        let mut next = next_thread(me);
+        if next.as_mut().is_some_and(|t| refresh_affinity(t, me)) {
+            // Its affinity changed and excludes this core.
+            if let Some(mut t) = next.take() {
+                let c = pick_core(t.affinity);
+                place(&mut t, c);
+                enqueue(t);
+            }
+            continue;
+        }
+        match next {
             Some(t) => match {
                 set_current(t.pid);
                 let r = process::run_slice(t);
                 set_current(0);
                 r
             } {
-                Slice::Requeue(t) => RUNQ[me].lock().push_back(t),
+                Slice::Requeue(t) if t.home == Some(me) => RUNQ[me].lock().push_back(t),
+                // Moved by sched_setaffinity.
+                Slice::Requeue(t) => enqueue(t),
                 Slice::Parked => {}
                 Slice::Gone => {
                     THREADS.fetch_sub(1, Ordering::AcqRel);

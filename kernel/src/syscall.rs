@@ -289,32 +289,8 @@ fn call(t: &mut Thread, n: u64, a: [u64; 6]) -> KResult<u64> {
         nr::GETPID => Ok(u64::from(pid)),
         nr::GETTID => Ok(u64::from(t.tid)),
         nr::FUTEX => sys_futex(t, a[0], a[1] as u32, a[2] as u32, a[3], a[4], a[5] as u32),
-        nr::SCHED_GETAFFINITY => {
-            // Every core (cpusetsize must hold them).
-            let cores = crate::topology().cores.len();
-            let size = a[1] as usize;
-            if size < cores.div_ceil(64) * 8 || size % 8 != 0 {
-                return Err(Errno::EINVAL);
-            }
-            let mut mask = alloc::vec![0u8; size.min(128)];
-            for c in 0..cores {
-                mask[c / 8] |= 1 << (c % 8);
-            }
-            uaccess::write(pid, a[2], &mask)?;
-            Ok(mask.len() as u64)
-        }
-        nr::SCHED_SETAFFINITY => {
-            // Accepted when the mask names at least one existing core; the
-            // scheduler does not pin threads (documented).
-            let size = (a[1] as usize).min(128);
-            let mask = uaccess::read(pid, a[2], size)?;
-            let cores = crate::topology().cores.len();
-            if (0..cores).any(|c| mask.get(c / 8).is_some_and(|b| b & (1 << (c % 8)) != 0)) {
-                Ok(0)
-            } else {
-                Err(Errno::EINVAL)
-            }
-        }
+        nr::SCHED_GETAFFINITY => sys_sched_getaffinity(t, a[0] as i32, a[1] as usize, a[2]),
+        nr::SCHED_SETAFFINITY => sys_sched_setaffinity(t, a[0] as i32, a[1] as usize, a[2]),
         nr::GETCPU => {
             let core = crate::arch::percpu::current().core_id() as u32;
             if a[0] != 0 {
@@ -751,6 +727,7 @@ fn proc_file(t: &Thread, p: &[u8]) -> Option<Vec<u8>> {
     match p {
         b"/proc/nr/replicas" => Some(crate::procfs::replicas()),
         b"/proc/nr/stats" => Some(crate::procfs::stats()),
+        b"/proc/nr/threads" => Some(crate::procfs::threads()),
         b"/proc/meminfo" => Some(crate::procfs::meminfo()),
         b"/proc/self/exe" | b"/proc/self/cmdline" => None,
         _ => {
@@ -1065,6 +1042,55 @@ fn sys_ioctl(t: &mut Thread, fd: i32, cmd: u32, arg: u64) -> KResult<u64> {
         FIONREAD => uaccess::write_i32(pid, arg, console::available() as i32).map(|_| 0),
         _ => Err(Errno::ENOTTY),
     }
+}
+
+/// The thread a `sched_*affinity` call names (0: the caller).
+fn affinity_target(t: &Thread, tid: i32) -> KResult<kstate::Pid> {
+    match tid {
+        0 => Ok(t.tid),
+        x if x < 0 => Err(Errno::ESRCH),
+        x => Ok(x as kstate::Pid),
+    }
+}
+
+fn sys_sched_getaffinity(t: &mut Thread, tid: i32, size: usize, mask: u64) -> KResult<u64> {
+    let tid = affinity_target(t, tid)?;
+    // Linux copies its cpumask (a multiple of 8 bytes): 8 here (<= 64 cores).
+    if size < 8 || size % 8 != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let affinity = match state::execute(ReadOp::Placement { tid })? {
+        Resp::Placement(_, pl) => pl.affinity & sched::all_cores(),
+        _ => return Err(Errno::ESRCH),
+    };
+    uaccess::write(t.pid, mask, &affinity.to_le_bytes())?;
+    Ok(8)
+}
+
+fn sys_sched_setaffinity(t: &mut Thread, tid: i32, size: usize, mask: u64) -> KResult<u64> {
+    let tid = affinity_target(t, tid)?;
+    let bytes = uaccess::read(t.pid, mask, size.min(8))?;
+    let mut m = [0u8; 8];
+    m[..bytes.len()].copy_from_slice(&bytes);
+    let affinity = u64::from_le_bytes(m) & sched::all_cores();
+    if affinity == 0 {
+        return Err(Errno::EINVAL);
+    }
+    state::execute_mut(WriteOp::SetAffinity { tid, affinity })?;
+    if tid != t.tid {
+        // The thread re-reads its placement before it next runs.
+        sched::affinity_hint(tid);
+        return Ok(0);
+    }
+    t.affinity = affinity;
+    let me = crate::arch::percpu::current().core_id();
+    if affinity & (1 << me) != 0 {
+        return Ok(0);
+    }
+    // Leave this core now: requeued on the new home core.
+    let c = sched::pick_core(affinity);
+    sched::place(t, c);
+    Err(Errno(YIELD))
 }
 
 fn sys_mmap(t: &mut Thread, addr: u64, len: u64, prot: u32, flags: u32, fd: i32, off: u64) -> KResult<u64> {

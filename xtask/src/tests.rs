@@ -342,6 +342,7 @@ fn user_cases() -> Result<Vec<UserCase>, String> {
     prog("vmstress", "tests/nros/vmstress.c", &[Musl], &[], Expect::Guest(0, check_vmstress))?;
     prog("leak", "tests/nros/leak.c", &[Musl], &[], Expect::Guest(0, check_leak))?;
     prog("cow", "tests/programs/cow.c", &[Musl, Glibc], &[], Expect::Host)?;
+    prog("affinity", "tests/programs/affinity.c", &[Musl, Glibc], &[], Expect::Host)?;
     prog("cowmem", "tests/nros/cowmem.c", &[Musl], &[], Expect::Guest(0, check_cowmem))?;
     let sh = |name: &str, script: &str| UserCase {
         name: name.to_string(),

@@ -150,6 +150,19 @@ pub struct Process<M: FrameMemory> {
     pub threads: u32,
     /// `exit_group` has begun: its other threads must stop.
     pub exiting: bool,
+    /// Where each live thread runs: thread id → core and affinity. The
+    /// scheduler's run queues follow this (as in NrOS, the assignment of
+    /// threads to cores is part of the replicated process state).
+    pub placement: BTreeMap<Pid, Placement>,
+}
+
+/// Which core a thread runs on and which cores it may run on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Placement {
+    /// The core whose run queue holds it.
+    pub core: u32,
+    /// Allowed cores (bit `n` for core `n`; `sched_setaffinity`).
+    pub affinity: u64,
 }
 
 /// The kernel's replicated state (one copy per NUMA node).
@@ -335,12 +348,20 @@ pub enum WriteOp {
     /// A new thread in process `pid` ([`Resp::Pid`] = its thread id, from
     /// the process-id space).
     NewThread { pid: Pid },
-    /// A thread of `pid` ended ([`Resp::Val`] = threads left; at 0 the
+    /// Thread `tid` of `pid` ended ([`Resp::Val`] = threads left; at 0 the
     /// caller performs the process exit).
-    ExitThread { pid: Pid },
+    ExitThread { pid: Pid, tid: Pid },
     /// `exit_group` begins: other threads of `pid` must stop (`Pending`
     /// fails for them from now on). `ESRCH` if already exiting.
     BeginExit { pid: Pid },
+    /// Thread `tid` of `pid` is assigned to `core` with `affinity` (at
+    /// creation, migration or `sched_setaffinity`). `ESRCH` if the process
+    /// has exited.
+    Place { pid: Pid, tid: Pid, core: u32, affinity: u64 },
+    /// `sched_setaffinity` of thread `tid` (of any process); its core stays
+    /// until the scheduler moves it. [`Resp::Pid`] = the owning process;
+    /// `ESRCH` for an unknown thread.
+    SetAffinity { tid: Pid, affinity: u64 },
 }
 
 /// Read-only operations (run on the local replica).
@@ -378,6 +399,11 @@ pub enum ReadOp {
     FrameRefs { frame: u64 },
     /// Pending signals of a process ([`Resp::Val`]).
     Pending { pid: Pid },
+    /// Owner and placement of thread `tid` ([`Resp::Placement`]; `ESRCH`
+    /// if unknown).
+    Placement { tid: Pid },
+    /// Every live thread's `(pid, tid, placement)` ([`Resp::Placements`]).
+    Placements,
 }
 
 /// Successful responses.
@@ -414,6 +440,10 @@ pub enum Resp {
     CowFault { frame: u64, shared: bool },
     /// Outcome of [`WriteOp::Cow`].
     Cow(CowOutcome),
+    /// A thread's owner and placement.
+    Placement(Pid, Placement),
+    /// `(pid, tid, placement)` of every live thread.
+    Placements(Vec<(Pid, Pid, Placement)>),
 }
 
 /// Data frames an operation took out of address spaces.
@@ -535,6 +565,11 @@ impl<M: FrameMemory + Clone> KernelState<M> {
             h.u64(p.pending);
             h.u64(u64::from(p.threads));
             h.u64(u64::from(p.exiting));
+            for (tid, pl) in &p.placement {
+                h.u64(u64::from(*tid));
+                h.u64(u64::from(pl.core));
+                h.u64(pl.affinity);
+            }
             for (fd, e) in &p.fds {
                 h.u64(*fd as u64);
                 h.u64(e.file);
@@ -709,6 +744,20 @@ impl<M: FrameMemory + Clone> KernelState<M> {
         }
     }
 
+    /// The live process owning thread `tid`.
+    fn owner(&self, tid: Pid) -> KResult<Pid> {
+        if let Some(p) = self.procs.get(&tid) {
+            if p.exit_status.is_none() && (p.placement.contains_key(&tid) || p.placement.is_empty()) {
+                return Ok(tid);
+            }
+        }
+        self.procs
+            .values()
+            .find(|p| p.exit_status.is_none() && p.placement.contains_key(&tid))
+            .map(|p| p.pid)
+            .ok_or(Errno::ESRCH)
+    }
+
     /// Drops one reference to each released frame: only frames no address
     /// space maps any more are left for the caller to free.
     fn unref(&mut self, r: KResult<Resp>) -> KResult<Resp> {
@@ -765,7 +814,7 @@ impl<M: FrameMemory + Clone> KernelState<M> {
                 self.fs.pin(cwd);
                 self.procs.insert(pid, Process {
                     pid, ppid: parent, pgid, sid, cwd, umask,
-                    fds: BTreeMap::new(), vm: Some(vm), exe, exit_status: None, pending: 0, threads: 1, exiting: false,
+                    fds: BTreeMap::new(), vm: Some(vm), exe, exit_status: None, pending: 0, threads: 1, exiting: false, placement: BTreeMap::new(),
                 });
                 Ok(Resp::Pid(pid))
             }
@@ -782,6 +831,7 @@ impl<M: FrameMemory + Clone> KernelState<M> {
                 let p = self.proc_mut(pid)?;
                 p.exit_status = Some(status);
                 p.threads = 0;
+                p.placement.clear();
                 let vm = p.vm.take();
                 let cwd = p.cwd;
                 self.fs.unpin(cwd);
@@ -1185,7 +1235,7 @@ impl<M: FrameMemory + Clone> KernelState<M> {
                 }
                 self.fs.pin(cwd);
                 self.procs.insert(pid, Process {
-                    pid, ppid: parent, pgid, sid, cwd, umask, fds, vm: Some(vm), exe, exit_status: None, pending: 0, threads: 1, exiting: false,
+                    pid, ppid: parent, pgid, sid, cwd, umask, fds, vm: Some(vm), exe, exit_status: None, pending: 0, threads: 1, exiting: false, placement: BTreeMap::new(),
                 });
                 Ok(Resp::Pid(pid))
             }
@@ -1291,10 +1341,27 @@ impl<M: FrameMemory + Clone> KernelState<M> {
                 p.exiting = true;
                 Ok(Resp::Unit)
             }
-            W::ExitThread { pid } => {
+            W::ExitThread { pid, tid } => {
                 let p = self.proc_mut(pid)?;
                 p.threads = p.threads.saturating_sub(1);
+                p.placement.remove(&tid);
                 Ok(Resp::Val(u64::from(p.threads)))
+            }
+            W::Place { pid, tid, core, affinity } => {
+                let p = self.proc_mut(pid)?;
+                if p.exit_status.is_some() {
+                    return Err(Errno::ESRCH);
+                }
+                p.placement.insert(tid, Placement { core, affinity });
+                Ok(Resp::Unit)
+            }
+            W::SetAffinity { tid, affinity } => {
+                let pid = self.owner(tid)?;
+                let p = self.proc_mut(pid)?;
+                if let Some(pl) = p.placement.get_mut(&tid) {
+                    pl.affinity = affinity;
+                }
+                Ok(Resp::Pid(pid))
             }
             W::TakeSignals { pid, mask } => {
                 let p = self.proc_mut(pid)?;
@@ -1457,6 +1524,17 @@ impl<M: FrameMemory + Clone> KernelState<M> {
                 }
                 d => Ok(Resp::Fault(d)),
             },
+            R::Placement { tid } => {
+                let pid = self.owner(tid)?;
+                let pl = self.proc(pid)?.placement.get(&tid).copied().ok_or(Errno::ESRCH)?;
+                Ok(Resp::Placement(pid, pl))
+            }
+            R::Placements => Ok(Resp::Placements(
+                self.procs
+                    .values()
+                    .flat_map(|p| p.placement.iter().map(move |(t, pl)| (p.pid, *t, *pl)))
+                    .collect(),
+            )),
             R::FrameRefs { frame } => {
                 let mapped = self.procs.values().filter_map(|p| p.vm.as_ref()).any(|vm| {
                     vm.resident_pages().any(|(_, f)| f == frame)
