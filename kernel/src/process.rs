@@ -306,6 +306,20 @@ pub fn resolve_cow(pid: Pid, va: u64, frame_pa: u64, shared: bool) -> KResult<()
 /// `fork`: a child process sharing every resident page of the caller
 /// copy-on-write; starts the child thread and returns its pid.
 pub fn fork(t: &Thread, stack: u64) -> KResult<Pid> {
+    // Shared anonymous pages must exist before the fork so that parent and
+    // child map the same frames.
+    const MAX_HOLES: usize = 1 << 18; // 1 GiB
+    if let Ok(Resp::Pages(holes)) = state::execute(ReadOp::SharedHoles { pid: t.pid, limit: MAX_HOLES + 1 }) {
+        if holes.len() > MAX_HOLES {
+            return Err(Errno::ENOMEM);
+        }
+        for (va, _) in holes {
+            // A page another thread unmapped meanwhile is simply not shared.
+            if populate_page(t.pid, va, None) == Err(Errno::ENOMEM) {
+                return Err(Errno::ENOMEM);
+            }
+        }
+    }
     let child = match state::execute_mut(WriteOp::Fork { parent: t.pid }) {
         Ok(Resp::Pid(p)) => p,
         other => return Err(other.err().unwrap_or(Errno::EINVAL)),

@@ -34,6 +34,8 @@ pub enum WaitKey {
     Pause(Pid),
     /// A futex word `(process, user address)`.
     Futex(Pid, u64),
+    /// A futex word in shared memory, by physical address.
+    SharedFutex(u64),
 }
 
 const MAX: usize = percpu::MAX_CORES;

@@ -1097,9 +1097,13 @@ fn sys_mmap(t: &mut Thread, addr: u64, len: u64, prot: u32, flags: u32, fd: i32,
     let pid = t.pid;
     let req = kstate::decode::mmap_request(addr, len, prot, flags, off)?;
     let kind = if req.anonymous {
-        // Without fork (next issue) a shared anonymous mapping behaves
-        // exactly like a private one.
-        if req.stack { VmaKind::Stack } else { VmaKind::Anon }
+        if req.shared {
+            VmaKind::Shared
+        } else if req.stack {
+            VmaKind::Stack
+        } else {
+            VmaKind::Anon
+        }
     } else {
         let i = fd_info(pid, fd)?;
         let FileObj::Inode(ino) = i.obj else { return Err(Errno::ENODEV) };
@@ -1396,11 +1400,11 @@ fn sys_futex(t: &mut Thread, uaddr: u64, op: u32, val: u32, timeout: u64, uaddr2
     if uaddr % 4 != 0 {
         return Err(Errno::EINVAL);
     }
-    let key = WaitKey::Futex(pid, uaddr);
     let read_word = |a: u64| -> KResult<u32> {
         let b = uaccess::read(pid, a, 4)?;
         Ok(u32::from_le_bytes(b.try_into().map_err(|_| Errno::EFAULT)?))
     };
+    let key = futex_key(pid, uaddr, op & FUTEX_PRIVATE_FLAG == 0)?;
     match op & 127 {
         WAIT | WAIT_BITSET => {
             if op & 127 == WAIT_BITSET && val3 == 0 {
@@ -1455,11 +1459,24 @@ fn sys_futex(t: &mut Thread, uaddr: u64, op: u32, val: u32, timeout: u64, uaddr2
                 return Err(Errno::EINVAL);
             }
             let woken = sched::wake_n(key, val as usize);
-            let moved = sched::requeue(key, WaitKey::Futex(pid, uaddr2), timeout as u32 as usize);
+            let key2 = futex_key(pid, uaddr2, op & FUTEX_PRIVATE_FLAG == 0)?;
+            let moved = sched::requeue(key, key2, timeout as u32 as usize);
             Ok((woken + if op & 127 == CMP_REQUEUE { moved } else { 0 }) as u64)
         }
         _ => enosys_futex(op),
     }
+}
+
+/// Private futexes (and shared ones in private memory) are keyed by
+/// process and address; a futex in shared anonymous memory without
+/// `FUTEX_PRIVATE_FLAG` by its physical address, so processes that share
+/// the page (after `fork`) wait and wake on the same key.
+fn futex_key(pid: u32, uaddr: u64, shared: bool) -> KResult<WaitKey> {
+    if shared && matches!(state::execute(ReadOp::IsShared { pid, va: uaddr }), Ok(Resp::Val(1))) {
+        let frame = uaccess::page_frame(pid, uaddr, false)?;
+        return Ok(WaitKey::SharedFutex(frame + uaddr % PAGE_SIZE));
+    }
+    Ok(WaitKey::Futex(pid, uaddr))
 }
 
 fn enosys_futex(op: u32) -> KResult<u64> {

@@ -404,6 +404,12 @@ pub enum ReadOp {
     Placement { tid: Pid },
     /// Every live thread's `(pid, tid, placement)` ([`Resp::Placements`]).
     Placements,
+    /// Up to `limit` unpopulated pages of the shared anonymous mappings of
+    /// `pid` ([`Resp::Pages`] with frame 0), to populate before `fork`.
+    SharedHoles { pid: Pid, limit: usize },
+    /// Whether `va` lies in a shared anonymous mapping of `pid`
+    /// ([`Resp::Val`] 1 or 0).
+    IsShared { pid: Pid, va: u64 },
 }
 
 /// Successful responses.
@@ -1528,6 +1534,12 @@ impl<M: FrameMemory + Clone> KernelState<M> {
                 let pid = self.owner(tid)?;
                 let pl = self.proc(pid)?.placement.get(&tid).copied().ok_or(Errno::ESRCH)?;
                 Ok(Resp::Placement(pid, pl))
+            }
+            R::SharedHoles { pid, limit } => {
+                Ok(Resp::Pages(self.vm(pid)?.unpopulated_shared(limit).into_iter().map(|va| (va, 0)).collect()))
+            }
+            R::IsShared { pid, va } => {
+                Ok(Resp::Val(u64::from(self.vm(pid)?.vma_at(va).is_some_and(|v| v.kind == VmaKind::Shared))))
             }
             R::Placements => Ok(Resp::Placements(
                 self.procs

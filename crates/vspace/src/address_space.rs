@@ -65,6 +65,10 @@ pub enum VmaKind {
     Stack,
     /// The brk heap (zero-filled).
     Heap,
+    /// Anonymous shared memory (`MAP_SHARED | MAP_ANONYMOUS`, zero-filled):
+    /// `fork` shares its frames writable with the child instead of
+    /// copy-on-write, so both see each other's writes.
+    Shared,
 }
 
 /// A virtual memory area.
@@ -129,7 +133,8 @@ impl Vma {
         match (self.kind, next.kind) {
             (VmaKind::Anon, VmaKind::Anon)
             | (VmaKind::Stack, VmaKind::Stack)
-            | (VmaKind::Heap, VmaKind::Heap) => true,
+            | (VmaKind::Heap, VmaKind::Heap)
+            | (VmaKind::Shared, VmaKind::Shared) => true,
             (VmaKind::File { ino: a, offset: oa }, VmaKind::File { ino: b, offset: ob }) => {
                 a == b && oa.checked_add(self.len()) == Some(ob)
             }
@@ -776,6 +781,7 @@ impl<M: FrameMemory> AddressSpace<M> {
                 }
                 VmaKind::Stack => h.write(2),
                 VmaKind::Heap => h.write(3),
+                VmaKind::Shared => h.write(4),
             }
         }
         match self.brk {
@@ -815,15 +821,26 @@ impl<M: FrameMemory> AddressSpace<M> {
     /// caller counts the extra reference to each). `ENOMEM` when a page
     /// table cannot be allocated; then this space is unchanged and `mem`'s
     /// tables are freed.
+    ///
+    /// Pages of [`VmaKind::Shared`] mappings are the exception: the child
+    /// maps the same frames with the same rights (they are counted as
+    /// shared too), and unpopulated pages there stay unpopulated (the
+    /// caller populates them first, see
+    /// [`AddressSpace::unpopulated_shared`]).
     pub fn fork_cow(&mut self, mem: M) -> KResult<(AddressSpace<M>, Vec<u64>)> {
         let mut child = AddressSpace::with_layout(mem, self.layout).ok_or(Errno::ENOMEM)?;
         child.vmas = self.vmas.clone();
         child.brk = self.brk;
         for (va, pa, flags) in self.pt.leaves() {
-            let shared = PteFlags {
-                writable: false,
-                cow: true,
-                ..flags
+            let in_shared = self.vma_at(va).is_some_and(|v| v.kind == VmaKind::Shared);
+            let shared = if in_shared {
+                flags
+            } else {
+                PteFlags {
+                    writable: false,
+                    cow: true,
+                    ..flags
+                }
             };
             if let Err(e) = child.pt.map(va, pa, shared) {
                 // Give back the tables; the data frames stay this space's.
@@ -834,8 +851,33 @@ impl<M: FrameMemory> AddressSpace<M> {
             }
         }
         let mut frames = Vec::new();
-        self.pt.share_range(0, self.layout.end, |_, pa| frames.push(pa));
+        let ranges: Vec<(u64, u64, bool)> =
+            self.vmas.values().map(|v| (v.start, v.end, v.kind == VmaKind::Shared)).collect();
+        for (start, end, shared) in ranges {
+            if shared {
+                frames.extend(self.pt.leaves_in(start, end).map(|(_, pa, _)| pa));
+            } else {
+                self.pt.share_range(start, end, |_, pa| frames.push(pa));
+            }
+        }
         Ok((child, frames))
+    }
+
+    /// Up to `limit` pages of [`VmaKind::Shared`] mappings that have no
+    /// frame yet, in address order (to populate before `fork`, so parent
+    /// and child share them).
+    pub fn unpopulated_shared(&self, limit: usize) -> Vec<u64> {
+        let mut out = Vec::new();
+        for v in self.vmas.values().filter(|v| v.kind == VmaKind::Shared) {
+            let mut va = v.start;
+            while va < v.end && out.len() < limit {
+                if self.pt.lookup(va).is_none() {
+                    out.push(va);
+                }
+                va += PAGE_SIZE;
+            }
+        }
+        out
     }
 
     /// Resolves a copy-on-write fault at `va`: the copy-on-write leaf there

@@ -179,9 +179,10 @@ impl Gen {
     }
 
     fn kind(&mut self) -> VmaKind {
-        match self.rng.below(6) {
+        match self.rng.below(7) {
             0 => VmaKind::Stack,
             1 => VmaKind::File { ino: 7 + self.tag, offset: self.rng.below(4) * PAGE },
+            2 => VmaKind::Shared,
             _ => VmaKind::Anon,
         }
     }

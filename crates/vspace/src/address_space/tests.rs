@@ -773,3 +773,26 @@ fn fork_out_of_table_memory_leaves_parent_unchanged() {
     assert_eq!(pa, frame(0));
     assert!(f.writable && !f.cow);
 }
+
+#[test]
+fn fork_shares_shared_mappings_writable() {
+    let mut a = aspace();
+    let (s, _) = a.map(MapAt::Fixed(A), 3 * P, RW, VmaKind::Shared).unwrap();
+    let (p, _) = a.map(MapAt::Fixed(A + 3 * P), P, RW, VmaKind::Anon).unwrap();
+    assert_eq!(a.vmas().count(), 2, "shared and private never merge");
+    fill(&mut a, s, s + P, 0);
+    fill(&mut a, p, p + P, 5);
+    assert_eq!(a.unpopulated_shared(10), vec![s + P, s + 2 * P]);
+    assert_eq!(a.unpopulated_shared(1), vec![s + P]);
+    fill(&mut a, s + P, s + 3 * P, 1);
+    assert!(a.unpopulated_shared(10).is_empty());
+    let (c, frames) = a.fork_cow(FakeMemory::new()).unwrap();
+    assert_eq!(frames, vec![frame(0), frame(1), frame(2), frame(5)]);
+    let w = Access { write: true, exec: false, user: true };
+    for sp in [&a, &c] {
+        assert_eq!(sp.fault_decision(s + P, w), FaultDecision::Spurious, "shared page stays writable");
+        assert_eq!(sp.translate(s + P).unwrap(), (frame(1), PteFlags::from_prot(RW)));
+        assert_eq!(sp.fault_decision(p, w), FaultDecision::CopyOnWrite { frame: frame(5) });
+        sp.check_invariants().unwrap();
+    }
+}
