@@ -156,6 +156,13 @@ pub fn read(len: usize, nonblock: bool) -> ReadResult {
     }
 }
 
+/// Run received bytes through the line discipline now, not only when a
+/// program reads: true if ^C was typed (with `ISIG`), so the foreground
+/// process group gets SIGINT even while nobody reads the console.
+pub fn poll_interrupt() -> bool {
+    with(pump)
+}
+
 /// Bytes a read would return now (`FIONREAD`).
 pub fn available() -> usize {
     with(|t| {

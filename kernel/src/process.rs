@@ -771,6 +771,12 @@ pub fn exit_process(t: &Thread, status: i32) -> bool {
         _ => 0,
     };
     let _ = release(state::execute_mut(WriteOp::Exit { pid: t.pid, status }));
+    // The exit made SIGCHLD pending for the parent (ignored unless it
+    // installed a handler; `wait` in shells relies on it ending sigsuspend).
+    if ppid != 0 {
+        crate::sched::signal_hint(ppid);
+        crate::sched::wake_process(ppid);
+    }
     crate::sched::wake_pipes();
     crate::sched::wake(crate::sched::WaitKey::Child(ppid));
     crate::sched::wake(crate::sched::WaitKey::Child(1));

@@ -205,6 +205,13 @@ pub fn wake_process(pid: Pid) {
     }
 }
 
+/// The next park or sleep of a thread of `pid` returns it straight to the
+/// run queue (something it must act on is already there).
+pub fn bounce_next_park(pid: Pid) {
+    let _w = WAIT.lock();
+    BOUNCE.lock().insert(pid);
+}
+
 /// Put `t` to sleep until `deadline` (monotonic ns).
 pub fn sleep(deadline: u64, t: Box<Thread>) {
     let w = WAIT.lock();
@@ -377,6 +384,9 @@ pub fn run_core() -> ! {
         }
         wake_sleepers();
         if crate::console::input_arrived() {
+            if crate::console::poll_interrupt() {
+                crate::syscall::interrupt_foreground(1);
+            }
             wake(WaitKey::Console);
         }
         let mut next = next_thread(me);

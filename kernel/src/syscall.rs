@@ -150,6 +150,17 @@ const YIELD: i32 = -3;
 
 /// Arrange for the thread to wait for `key` (sequence `seq` read before
 /// the check that failed).
+/// A signal the (new) mask lets through may already be pending, sent while
+/// it was blocked: then `pause`/`sigsuspend` must not sleep; the park
+/// bounces and the signal is acted on before the call re-runs.
+fn unless_pending(t: &mut Thread) {
+    if let Ok(Resp::Val(p)) = state::execute(ReadOp::Pending { pid: t.pid }) {
+        if p & !t.sigmask != 0 {
+            sched::bounce_next_park(t.pid);
+        }
+    }
+}
+
 fn block(t: &mut Thread, key: WaitKey, seq: u64) -> Errno {
     t.wait = Some((key, seq));
     Errno(BLOCK)
@@ -348,6 +359,7 @@ fn call(t: &mut Thread, n: u64, a: [u64; 6]) -> KResult<u64> {
         nr::SIGALTSTACK => crate::signal::sigaltstack(t, a[0], a[1]),
         nr::PAUSE => {
             let seq = sched::seq(WaitKey::Pause(pid));
+            unless_pending(t);
             Err(block(t, WaitKey::Pause(pid), seq))
         }
         nr::RT_SIGSUSPEND => {
@@ -360,6 +372,7 @@ fn call(t: &mut Thread, n: u64, a: [u64; 6]) -> KResult<u64> {
                 t.sigmask = kstate::decode::sigprocmask(2, 0, m)?;
             }
             let seq = sched::seq(WaitKey::Pause(pid));
+            unless_pending(t);
             Err(block(t, WaitKey::Pause(pid), seq))
         }
         nr::CLONE => {
@@ -648,20 +661,25 @@ fn read_bytes(t: &mut Thread, fd: i32, len: u64) -> KResult<Vec<u8>> {
                     console::ReadResult::WouldBlock if info.flags & O_NONBLOCK != 0 => Err(Errno::EAGAIN),
                     console::ReadResult::WouldBlock => Err(block(t, WaitKey::Console, seq)),
                     console::ReadResult::Interrupt => {
-                        // ^C: SIGINT to the foreground process group.
-                        let pg = console::pgrp();
-                        if let Ok(Resp::Pids(hit)) = state::execute_mut(WriteOp::Signal { pid, target: -pg, sig: SIGINT as u32 }) {
-                            for p in hit {
-                                sched::signal_hint(p);
-                                sched::wake_process(p);
-                            }
-                        }
+                        interrupt_foreground(pid);
                         Err(Errno::EINTR)
                     }
                 }
             }
             _ => Err(Errno::ENXIO),
         },
+    }
+}
+
+/// ^C: SIGINT to the console's foreground process group (`sender` is any
+/// live process; only the group matters).
+pub fn interrupt_foreground(sender: u32) {
+    let pg = console::pgrp();
+    if let Ok(Resp::Pids(hit)) = state::execute_mut(WriteOp::Signal { pid: sender, target: -pg, sig: SIGINT as u32 }) {
+        for p in hit {
+            sched::signal_hint(p);
+            sched::wake_process(p);
+        }
     }
 }
 

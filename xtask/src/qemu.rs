@@ -29,11 +29,15 @@ pub struct Machine {
     pub initrd: Option<PathBuf>,
     /// Kernel log arrives on the control port; forward it to stderr.
     pub quiet: bool,
+    /// Typed input (with capture only): each step waits until the console
+    /// output, after the previous step's match, contains the marker, then
+    /// sends the bytes to the serial console.
+    pub input: Vec<(String, Vec<u8>)>,
 }
 
 impl Machine {
     pub fn new(kernel: PathBuf, cores: u32, nodes: u32) -> Self {
-        Machine { cores, nodes, mem_mib: 512 * nodes, kernel, append: String::new(), timeout: None, initrd: None, quiet: false }
+        Machine { cores, nodes, mem_mib: 512 * nodes, kernel, append: String::new(), timeout: None, initrd: None, quiet: false, input: Vec::new() }
     }
 
     fn args(&self, control: &Path) -> Result<Vec<String>, String> {
@@ -139,7 +143,8 @@ pub fn run(m: &Machine, capture: bool, echo: bool) -> Outcome {
     let mut cmd = Command::new("qemu-system-x86_64");
     cmd.args(&args);
     if capture {
-        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        let stdin = if m.input.is_empty() { Stdio::null() } else { Stdio::piped() };
+        cmd.stdin(stdin).stdout(Stdio::piped()).stderr(Stdio::piped());
     }
     let mut child = match cmd.spawn() {
         Ok(c) => c,
@@ -148,7 +153,10 @@ pub fn run(m: &Machine, capture: bool, echo: bool) -> Outcome {
             return Outcome { status: STATUS_QEMU_FAILED, output: String::new(), elapsed: start.elapsed() };
         }
     };
+    // Output so far, for the typist.
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<u8>::new()));
     let reader = child.stdout.take().map(|mut out| {
+        let seen = seen.clone();
         std::thread::spawn(move || {
             let mut all = Vec::new();
             let mut buf = [0u8; 4096];
@@ -162,12 +170,44 @@ pub fn run(m: &Machine, capture: bool, echo: bool) -> Outcome {
                             let _ = so.flush();
                         }
                         all.extend_from_slice(&buf[..n]);
+                        if let Ok(mut s) = seen.lock() {
+                            s.extend_from_slice(&buf[..n]);
+                        }
                     }
                 }
             }
             all
         })
     });
+    if let Some(mut stdin) = child.stdin.take() {
+        let steps = m.input.clone();
+        let seen = seen.clone();
+        let deadline = m.timeout.map(|t| start + t);
+        std::thread::spawn(move || {
+            let mut from = 0;
+            for (marker, bytes) in steps {
+                loop {
+                    let found = seen.lock().ok().and_then(|s| {
+                        let hay = &s[from.min(s.len())..];
+                        hay.windows(marker.len().max(1)).position(|w| w == marker.as_bytes()).map(|p| from + p + marker.len())
+                    });
+                    if let Some(end) = found {
+                        from = end;
+                        break;
+                    }
+                    if deadline.is_some_and(|d| Instant::now() > d) {
+                        return;
+                    }
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                // Let the program get to its read before typing.
+                std::thread::sleep(Duration::from_millis(100));
+                if stdin.write_all(&bytes).and_then(|_| stdin.flush()).is_err() {
+                    return;
+                }
+            }
+        });
+    }
     let err_reader = child.stderr.take().map(|mut e| {
         std::thread::spawn(move || {
             let mut s = String::new();

@@ -91,7 +91,8 @@ pub fn run_all(args: &[String]) -> i32 {
             .flat_map(|u| [(1, 1), (4, 2)].map(|(c, n)| (UserCase { name: format!("{} {c}c/{n}n", u.name), ..u.clone() }, c, n)))
             .filter(|(u, _, _)| only.as_ref().is_none_or(|o| u.name.contains(o.as_str())))
             .collect();
-        let total = cases.len() + user.len();
+        let shell = only.as_ref().is_none_or(|o| "interactive shell 4c/2n".contains(o.as_str()));
+        let total = cases.len() + user.len() + usize::from(shell);
         for (i, case) in cases.into_iter().enumerate() {
             let mut m = Machine::new(kernel.clone(), case.cores, case.nodes);
             m.append = case.append.clone();
@@ -137,6 +138,23 @@ pub fn run_all(args: &[String]) -> i32 {
                 }
             );
         }
+    }
+    if !host_only && only.as_ref().is_none_or(|o| "interactive shell 4c/2n".contains(o.as_str())) {
+        let t = Instant::now();
+        let verdict = crate::build_kernel(false).and_then(|k| interactive_shell(&k));
+        match &verdict {
+            Ok(()) => passed += 1,
+            Err(_) => failed += 1,
+        }
+        eprintln!(
+            "[  ] {:<32} {:>5.1} s  {}",
+            "interactive shell 4c/2n",
+            t.elapsed().as_secs_f64(),
+            match &verdict {
+                Ok(()) => "ok".to_string(),
+                Err(e) => format!("FAILED: {e}"),
+            }
+        );
     }
     if !host_only && only.is_none() {
         // The NrOS-vs-Linux benchmark harness, once with tiny durations, so
@@ -376,7 +394,54 @@ fn user_cases() -> Result<Vec<UserCase>, String> {
          { echo out; echo err >&2; } 2>/dev/null; ls nothing 2>/dev/null || echo missing; \\
          cd /; rm -rf $d; echo done",
     ));
+    v.push(sh(
+        "busybox jobs",
+        "exec 2>/dev/null; sleep 20 & kill $!; wait; echo killed $?; sleep 20 & p=$!; kill $p; wait $p; echo rc=$?; \
+         trap 'echo got-chld' CHLD; true & wait; echo end; trap - CHLD; (exit 7) & wait $!; echo sub=$?; \
+         sleep 0.1 & sleep 0.2 & wait; echo both; sh -c 'kill -9 $$'; echo nine=$?",
+    ));
     Ok(v)
+}
+
+/// `cargo xtask run` without `--cmd`: busybox's shell on the serial
+/// console, driven by typed input: a pipeline, ^C ending a foreground
+/// program (SIGINT to the foreground process group), a background job
+/// listed and killed, line editing (backspace), and `exit 3` powering off
+/// with status 3.
+fn interactive_shell(kernel: &std::path::Path) -> Result<(), String> {
+    let spec = crate::initrd::Spec { adds: Vec::new(), cmd: Vec::new(), busybox: true };
+    let initrd = crate::initrd::write(&spec, "shell")?;
+    let mut m = Machine::new(kernel.to_path_buf(), 4, 2);
+    m.initrd = Some(initrd.clone());
+    m.append = "quiet".into();
+    m.quiet = true;
+    m.timeout = Some(Duration::from_secs(60));
+    let step = |marker: &str, send: &str| (marker.to_string(), send.as_bytes().to_vec());
+    m.input = vec![
+        step("# ", "echo hello | tr a-z A-Z\n"),
+        step("HELLO", "sh -c 'echo sleeping; exec sleep 30'\n"),
+        step("sleeping\r\n", "\x03"),
+        step("# ", "echo rc=$?\n"),
+        step("rc=", "sleep 30 &\n"),
+        step("# ", "jobs\n"),
+        step("Running", "kill %1\n"),
+        step("# ", "wait; echo jobs-done\n"),
+        step("jobs-done", "echo abX\x7fc\n"),
+        step("abc", "exit 3\n"),
+    ];
+    let out = qemu::run(&m, true, std::env::var_os("NROS_SHELL_ECHO").is_some());
+    let _ = std::fs::remove_file(&initrd);
+    let text = out.output.replace('\r', "");
+    let fail = |why: &str| Err(format!("{why} (status {})\n---- console ----\n{text}\n----", out.status));
+    for want in ["HELLO\n", "rc=130\n", "Running", "Terminated", "jobs-done\n", "abc\n"] {
+        if !text.contains(want) {
+            return fail(&format!("no `{}` on the console", want.trim_end()));
+        }
+    }
+    if out.status != 3 {
+        return fail("`exit 3` did not end the machine with status 3");
+    }
+    Ok(())
 }
 
 fn check_cowmem(out: &str) -> Result<(), String> {

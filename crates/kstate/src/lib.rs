@@ -259,7 +259,8 @@ pub enum WriteOp {
     /// [`Resp::Frames`] with the released data frames.
     ResetVm { pid: Pid, exe: Vec<u8> },
     /// Process exit: close every descriptor, drop the address space
-    /// ([`Resp::Frames`]), keep a zombie with the status.
+    /// ([`Resp::Frames`]), keep a zombie with the status, make `SIGCHLD`
+    /// pending for the parent.
     Exit { pid: Pid, status: i32 },
     /// Remove a zombie ([`Resp::Val`] = status).
     Reap { pid: Pid },
@@ -838,9 +839,14 @@ impl<M: FrameMemory + Clone> KernelState<M> {
                 p.exit_status = Some(status);
                 p.threads = 0;
                 p.placement.clear();
+                let ppid = p.ppid;
                 let vm = p.vm.take();
                 let cwd = p.cwd;
                 self.fs.unpin(cwd);
+                // SIGCHLD to the parent.
+                if let Ok(parent) = self.proc_mut(ppid) {
+                    parent.pending |= 1u64 << (abi::flags::SIGCHLD - 1);
+                }
                 // Orphans go to process 1.
                 if pid != 1 {
                     for c in self.procs.values_mut().filter(|c| c.ppid == pid) {
