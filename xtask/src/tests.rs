@@ -362,6 +362,7 @@ fn user_cases() -> Result<Vec<UserCase>, String> {
     prog("cow", "tests/programs/cow.c", &[Musl, Glibc], &[], Expect::Host)?;
     prog("affinity", "tests/programs/affinity.c", &[Musl, Glibc], &[], Expect::Host)?;
     prog("shm", "tests/programs/shm.c", &[Musl, Glibc], &[], Expect::Host)?;
+    prog("unmapped", "tests/programs/unmapped.c", &[Musl], &[], Expect::Host)?;
     prog("cowmem", "tests/nros/cowmem.c", &[Musl], &[], Expect::Guest(0, check_cowmem))?;
     let sh = |name: &str, script: &str| UserCase {
         name: name.to_string(),
