@@ -24,12 +24,20 @@ pub fn run(name: &str) -> ! {
             let depth = recurse(0);
             log::error!("recursion returned at depth {depth} without hitting the guard page");
         }
+        "smap" => {
+            let v = crate::arch::trigger_smap_fault();
+            log::error!("the kernel read a user page ({v:#x}) without a fault: SMAP is off");
+        }
+        "smep" => {
+            let v = crate::arch::trigger_smep_fault();
+            log::error!("the kernel executed a user page ({v:#x}) without a fault: SMEP is off");
+        }
         "gpfault" => {
             let v = crate::arch::trigger_gp_fault();
             log::error!("read of a non-canonical address returned {v}");
         }
         other => {
-            log::error!("unknown kernel test `{other}` (known: topology, alloc, ipi, pagefault, gpfault, stackoverflow)");
+            log::error!("unknown kernel test `{other}` (known: topology, alloc, ipi, pagefault, gpfault, stackoverflow, smap, smep)");
         }
     }
     exit::exit(1)

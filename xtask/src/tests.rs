@@ -210,6 +210,8 @@ fn cases() -> Vec<Case> {
         append: "test=stackoverflow".into(),
         check: check_stack_overflow,
     });
+    v.push(Case { name: "smap 4c/2n".into(), cores: 4, nodes: 2, append: "test=smap".into(), check: check_smap });
+    v.push(Case { name: "smep 4c/2n".into(), cores: 4, nodes: 2, append: "test=smep".into(), check: check_smep });
     v.push(Case { name: "topology 16c/4n".into(), cores: 16, nodes: 4, append: "test=topology".into(), check: check_topology });
     v.push(Case { name: "default boot 4c/2n".into(), cores: 4, nodes: 2, append: String::new(), check: check_default_boot });
     v
@@ -293,7 +295,9 @@ fn check_exception(status: i32, out: &str, header: &str, extra: &[&str]) -> Resu
         }
     }
     let trace = out.split("stack trace").nth(1).ok_or("no stack trace")?;
-    let frames = trace.lines().skip(1).take_while(|l| l.trim().starts_with("0xffffffff8")).count();
+    // (The first line is the faulting rip, which the smep test puts in a
+    // user page.)
+    let frames = trace.lines().skip(1).filter(|l| l.trim().starts_with("0xffffffff8")).count();
     if frames < 2 {
         return Err(format!("stack trace has {frames} kernel addresses, expected at least 2"));
     }
@@ -306,6 +310,14 @@ fn check_pagefault(_: &Case, status: i32, out: &str) -> Result<(), String> {
 
 fn check_gpfault(_: &Case, status: i32, out: &str) -> Result<(), String> {
     check_exception(status, out, "CPU exception 13 (general protection fault) on core 0", &["rip 0xffffffff8"])
+}
+
+fn check_smap(_: &Case, status: i32, out: &str) -> Result<(), String> {
+    check_exception(status, out, "CPU exception 14 (page fault) on core 0", &["error code 0x1 ", "cr2 0x0000000010000000", "blocked by SMAP", "SMAP on"])
+}
+
+fn check_smep(_: &Case, status: i32, out: &str) -> Result<(), String> {
+    check_exception(status, out, "CPU exception 14 (page fault) on core 0", &["error code 0x11 ", "rip 0x0000000010000000", "blocked by SMEP", "SMEP on"])
 }
 
 fn check_default_boot(c: &Case, status: i32, out: &str) -> Result<(), String> {
@@ -363,6 +375,7 @@ fn user_cases() -> Result<Vec<UserCase>, String> {
     prog("affinity", "tests/programs/affinity.c", &[Musl, Glibc], &[], Expect::Host)?;
     prog("shm", "tests/programs/shm.c", &[Musl, Glibc], &[], Expect::Host)?;
     prog("unmapped", "tests/programs/unmapped.c", &[Musl], &[], Expect::Host)?;
+    prog("kernelmem", "tests/programs/kernelmem.c", &[Musl], &[], Expect::Host)?;
     prog("cowmem", "tests/nros/cowmem.c", &[Musl], &[], Expect::Guest(0, check_cowmem))?;
     let sh = |name: &str, script: &str| UserCase {
         name: name.to_string(),

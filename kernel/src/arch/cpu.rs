@@ -87,6 +87,30 @@ pub unsafe fn cr4_set(bits: u64) {
     unsafe { asm!("mov cr4, {}", in(reg) cr4() | bits, options(nostack)) };
 }
 
+/// Turn on the memory-protection features this CPU offers: CR0.WP (the
+/// kernel cannot write read-only pages), SMEP (it cannot execute user
+/// pages) and SMAP (it cannot touch user pages at all; the kernel never
+/// needs to: it copies user memory through the direct map after
+/// translating through the page tables, so there are no user-copy windows
+/// to open). Returns `(smep, smap)`.
+pub fn enable_protection() -> (bool, bool) {
+    let ebx = cpuid(7, 0).ebx;
+    let (smep, smap) = (ebx & (1 << 7) != 0, ebx & (1 << 20) != 0);
+    let bits = if smep { 1 << 20 } else { 0 } | if smap { 1 << 21 } else { 0 };
+    // SAFETY: CR0.WP only makes supervisor writes honour read-only pages
+    // (the kernel writes only writable mappings); SMEP/SMAP are set only if
+    // CPUID reports them, and the kernel neither runs nor touches user pages.
+    unsafe {
+        let cr0: u64;
+        asm!("mov {}, cr0", out(reg) cr0, options(nomem, nostack));
+        asm!("mov cr0, {}", in(reg) cr0 | (1 << 16), options(nostack));
+        if bits != 0 {
+            cr4_set(bits);
+        }
+    }
+    (smep, smap)
+}
+
 /// Execute CPUID.
 pub fn cpuid(leaf: u32, subleaf: u32) -> core::arch::x86_64::CpuidResult {
     core::arch::x86_64::__cpuid_count(leaf, subleaf)

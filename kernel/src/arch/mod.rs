@@ -91,6 +91,26 @@ pub fn trigger_page_fault() -> u64 {
     unsafe { core::ptr::read_volatile(0x0000_0000_dead_0000 as *const u64) }
 }
 
+/// Read a user page from the kernel on purpose (the `smap` test): with
+/// SMAP on, this faults.
+pub fn trigger_smap_fault() -> u64 {
+    let Some(va) = paging::enter_user_test_space() else { return 0 };
+    // SAFETY: not safe at all: with SMAP the read faults by design and the
+    // exception handler ends the run; without SMAP it reads our own page.
+    unsafe { core::ptr::read_volatile(va as *const u64) }
+}
+
+/// Execute code in a user page from the kernel on purpose (the `smep`
+/// test): with SMEP on, the instruction fetch faults.
+pub fn trigger_smep_fault() -> u64 {
+    let Some(va) = paging::enter_user_test_space() else { return 0 };
+    // SAFETY: not safe at all: with SMEP the fetch faults by design; without
+    // it the page holds `ret` instructions and the call returns.
+    let f: extern "C" fn() = unsafe { core::mem::transmute(va as *const ()) };
+    f();
+    va
+}
+
 /// Load through a non-canonical address on purpose (the `gpfault` test).
 pub fn trigger_gp_fault() -> u64 {
     // SAFETY: as for `trigger_page_fault`; a non-canonical address raises #GP.

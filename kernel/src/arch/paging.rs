@@ -167,6 +167,36 @@ pub fn init_kernel_tables(ram: &[(u64, u64)], alloc: FrameSource<'_>) -> Option<
     Some(root)
 }
 
+/// For the `smap`/`smep` kernel tests: a fresh address space with the
+/// kernel half and one user page (readable, writable, executable, holding
+/// `ret` instructions) at `USER_TEST_PAGE`; switches to it and returns.
+/// The frames are leaked (the test ends the run).
+pub fn enter_user_test_space() -> Option<u64> {
+    let mut alloc = || crate::mem::alloc_frame();
+    let root = zeroed_frame(&mut alloc)?;
+    let kroot = kernel_root();
+    for slot in 256..512 {
+        table(root)[slot] = table(kroot)[slot];
+    }
+    let user = flags::P | flags::W | flags::U;
+    let mut t = root;
+    for level in [3u32, 2, 1] {
+        let next = zeroed_frame(&mut alloc)?;
+        table(t)[index(USER_TEST_PAGE, level)] = next | user;
+        t = next;
+    }
+    let page = zeroed_frame(&mut alloc)?;
+    // SAFETY: `page` is a fresh frame reachable through the direct map.
+    unsafe { core::ptr::write_bytes(phys_to_virt(page) as *mut u8, 0xc3, PAGE_SIZE as usize) };
+    table(t)[index(USER_TEST_PAGE, 0)] = page | user;
+    // SAFETY: the new root carries the kernel half unchanged.
+    unsafe { cpu::set_cr3(root) };
+    Some(USER_TEST_PAGE)
+}
+
+/// Where [`enter_user_test_space`] maps its user page.
+pub const USER_TEST_PAGE: u64 = 0x1000_0000;
+
 /// Physical address of the kernel's top-level table.
 pub fn kernel_root() -> u64 {
     *KERNEL_ROOT.lock()

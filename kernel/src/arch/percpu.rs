@@ -232,5 +232,9 @@ pub fn init(id: usize, apic_id: u32, node: usize, stacks: &CoreStacks) {
     }
     super::traps::load_idt();
     super::user::init_core();
+    let (smep, smap) = super::cpu::enable_protection();
+    if id == 0 {
+        log::info!("memory protection: NX, WP, SMEP {}, SMAP {}", if smep { "on" } else { "off (not offered)" }, if smap { "on" } else { "off (not offered)" });
+    }
     GS_READY.store(true, Ordering::Release);
 }

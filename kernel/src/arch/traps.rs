@@ -220,7 +220,15 @@ fn exception(frame: &TrapFrame) -> ! {
         serial::write_fmt_unlocked(format_args!(
             "    cr2 {:#018x}{}\n",
             cr2,
-            if super::paging::is_stack_guard(cr2) { "  (kernel stack guard page: stack overflow)" } else { "" }
+            if super::paging::is_stack_guard(cr2) {
+                "  (kernel stack guard page: stack overflow)"
+            } else if cr2 < 0x0000_8000_0000_0000 && frame.error_code & 0x11 == 0x11 {
+                "  (the kernel executed a user page: blocked by SMEP)"
+            } else if cr2 < 0x0000_8000_0000_0000 && frame.error_code & 0x5 == 0x1 {
+                "  (the kernel touched a user page: blocked by SMAP)"
+            } else {
+                ""
+            }
         ));
     }
     serial::write_fmt_unlocked(format_args!(
