@@ -544,17 +544,23 @@ fn signal_of(vector: u8) -> i32 {
     }
 }
 
-/// Resolve a user page fault; false if the access is not allowed.
-fn handle_page_fault(pid: Pid, addr: u64, error_code: u64) -> bool {
+/// Resolve a user page fault: `Ok(false)` if the access is not allowed
+/// (SIGSEGV), `Err(ENOMEM)` when no frame is left for it.
+fn handle_page_fault(pid: Pid, addr: u64, error_code: u64) -> KResult<bool> {
     let access = kstate::Access { write: error_code & 2 != 0, exec: error_code & 16 != 0, user: true };
-    match state::execute(ReadOp::Fault { pid, va: addr, access }) {
-        Ok(Resp::Fault(kstate::FaultDecision::NeedsFrame { file, .. })) => populate_page(pid, addr, file).is_ok(),
-        Ok(Resp::CowFault { frame, shared }) => resolve_cow(pid, addr, frame, shared).is_ok(),
+    let r = match state::execute(ReadOp::Fault { pid, va: addr, access }) {
+        Ok(Resp::Fault(kstate::FaultDecision::NeedsFrame { file, .. })) => populate_page(pid, addr, file),
+        Ok(Resp::CowFault { frame, shared }) => resolve_cow(pid, addr, frame, shared),
         Ok(Resp::Fault(kstate::FaultDecision::Spurious)) => {
             crate::arch::cpu::invlpg(addr);
-            true
+            Ok(())
         }
-        _ => false,
+        _ => return Ok(false),
+    };
+    match r {
+        Ok(()) => Ok(true),
+        Err(Errno::ENOMEM) => Err(Errno::ENOMEM),
+        Err(_) => Ok(false),
     }
 }
 
@@ -707,8 +713,18 @@ pub fn run_slice(mut t: Box<Thread>) -> Slice {
                 continue;
             }
             Exit::Exception { vector: 14, error_code, cr2 } => {
-                if handle_page_fault(t.pid, cr2, error_code) {
-                    continue;
+                match handle_page_fault(t.pid, cr2, error_code) {
+                    Ok(true) => continue,
+                    Ok(false) => {}
+                    Err(_) => {
+                        // Out of memory: like Linux's OOM killer, the process
+                        // that needs the page dies with SIGKILL.
+                        log::warn!("pid {}: out of memory at {:#x}: killed", t.pid, cr2);
+                        if !exit_process(&t, abi::flags::SIGKILL) {
+                            return Slice::Gone;
+                        }
+                        return Slice::Exited(t.pid, abi::flags::SIGKILL);
+                    }
                 }
                 let code = if error_code & 1 != 0 { 2 } else { 1 }; // SEGV_ACCERR / SEGV_MAPERR
                 if fault_handler(&mut t, abi::flags::SIGSEGV, code, cr2) {

@@ -162,11 +162,29 @@ pub fn requeue(from: WaitKey, to: WaitKey, n: usize) -> usize {
     count
 }
 
-/// Wake every thread waiting on any pipe (after descriptors were closed).
+/// After descriptors were closed: wake the threads waiting on pipes that
+/// lost their last reader or writer (they see end of file or `EPIPE` now).
+/// Other pipes' waiters sleep on: a close that leaves both ends open
+/// changes nothing for them (waking them all would make N processes
+/// sharing a pipe cost N^2 wake-ups).
 pub fn wake_pipes() {
-    let keys: Vec<WaitKey> = WAIT.lock().keys().filter(|k| matches!(k, WaitKey::Pipe(_))).copied().collect();
-    for k in keys {
-        wake(k);
+    let keys: Vec<u64> = WAIT
+        .lock()
+        .iter()
+        .filter(|(_, e)| !e.1.is_empty())
+        .filter_map(|(k, _)| match k {
+            WaitKey::Pipe(id) => Some(*id),
+            _ => None,
+        })
+        .collect();
+    for id in keys {
+        let open = matches!(
+            crate::state::execute(kstate::ReadOp::PipeEnds { id }),
+            Ok(kstate::Resp::FdPair(r, w)) if r > 0 && w > 0
+        );
+        if !open {
+            wake(WaitKey::Pipe(id));
+        }
     }
 }
 

@@ -66,7 +66,10 @@ pub fn dispatch(t: &mut Thread) -> Next {
         }
         return Next::Resume;
     }
-    let result = call(t, n, a);
+    let result = match heap_guard(n) {
+        Ok(()) => call(t, n, a),
+        Err(e) => Err(e),
+    };
     if TRACE.load(Ordering::Relaxed) {
         let shown = match &result {
             Ok(v) => alloc::format!("{v:#x}"),
@@ -532,9 +535,26 @@ fn is_console(i: &kstate::FdInfo) -> bool {
     i.kind == Some(FileType::CharDevice) && (i.rdev == dev::CONSOLE || i.rdev == dev::TTY)
 }
 
+/// The replicated state lives in the kernel heaps: when they run low,
+/// system calls that make it grow fail (with the errno Linux uses for that
+/// call when memory is short) instead of letting the kernel run out.
+fn heap_guard(n: u64) -> KResult<()> {
+    let grows_fs = matches!(n, nr::OPEN | nr::OPENAT | nr::CREAT | nr::MKDIR | nr::MKDIRAT | nr::MKNOD | nr::MKNODAT
+        | nr::SYMLINK | nr::SYMLINKAT | nr::LINK | nr::LINKAT | nr::RENAME | nr::RENAMEAT | nr::RENAMEAT2);
+    let grows_tasks = matches!(n, nr::FORK | nr::VFORK | nr::CLONE);
+    let grows_other = matches!(n, nr::PIPE | nr::PIPE2 | nr::MMAP | nr::MPROTECT | nr::MUNMAP | nr::BRK | nr::DUP | nr::DUP2 | nr::DUP3);
+    if !(grows_fs || grows_tasks || grows_other) || room_for(0).is_ok() {
+        return Ok(());
+    }
+    log::warn!("kernel heap low: {} fails", nr::name(n).unwrap_or("?"));
+    Err(if grows_fs { Errno::ENOSPC } else if grows_tasks { Errno::EAGAIN } else { Errno::ENOMEM })
+}
+
 /// Enough heap left to store `bytes` more file data in every replica?
 fn room_for(bytes: usize) -> KResult<()> {
-    let need = bytes.saturating_mul(state::replicas()).saturating_add(8 << 20);
+    // A copy per replica, plus the one the operation carries through the
+    // log (kept until its log entry is reused), plus a reserve.
+    let need = bytes.saturating_mul(state::replicas() + 1).saturating_add(16 << 20);
     let free: usize = (0..crate::topology().nodes.len())
         .map(|n| {
             let (used, size) = crate::arch::heap::node_usage(n);
@@ -568,6 +588,10 @@ fn write_bytes(t: &mut Thread, fd: i32, data: Vec<u8>) -> KResult<u64> {
             return Ok(0);
         }
         let seq = sched::seq(WaitKey::Pipe(id));
+        if room_for(data.len()).is_err() {
+            // Under memory pressure a pipe holds no more: like a full one.
+            return if i.flags & O_NONBLOCK != 0 { Err(Errno::EAGAIN) } else { Err(block(t, WaitKey::Pipe(id), seq)) };
+        }
         return match state::execute_mut(WriteOp::Write { pid, fd, data: Arc::from(data), now: time::now() }) {
             Ok(Resp::Val(n)) => {
                 sched::wake(WaitKey::Pipe(id));
@@ -593,10 +617,48 @@ fn write_bytes(t: &mut Thread, fd: i32, data: Vec<u8>) -> KResult<u64> {
     val(state::execute_mut(WriteOp::Write { pid, fd, data: Arc::from(data), now: time::now() }))
 }
 
+/// Regular-file reads and writes go through the log in pieces of at most
+/// this size, so that no single operation (and kernel buffer) is huge: a
+/// large contiguous allocation could fail in a fragmented heap even with
+/// plenty of memory free.
+const IO_CHUNK: u64 = 64 << 10;
+
+fn is_regular(i: &kstate::FdInfo) -> bool {
+    i.kind == Some(FileType::Regular) && matches!(i.obj, FileObj::Inode(_))
+}
+
+/// Run `f(offset, length)` over `[0, len)` in `IO_CHUNK` pieces while each
+/// piece completes; the total, or the first error if nothing was done.
+fn chunked(len: u64, mut f: impl FnMut(u64, u64) -> KResult<u64>) -> KResult<u64> {
+    let mut done = 0;
+    while done < len {
+        let n = (len - done).min(IO_CHUNK);
+        match f(done, n) {
+            Ok(got) => {
+                done += got;
+                if got < n {
+                    break;
+                }
+            }
+            Err(e) if done == 0 => return Err(e),
+            Err(_) => break,
+        }
+    }
+    Ok(done)
+}
+
 fn sys_write(t: &mut Thread, fd: i32, buf: u64, len: u64) -> KResult<u64> {
-    let len = len.min(kstate::MAX_IO) as usize;
-    fd_info(t.pid, fd)?;
-    let data = uaccess::read(t.pid, buf, len)?;
+    let len = len.min(kstate::MAX_IO);
+    let i = fd_info(t.pid, fd)?;
+    if is_regular(&i) && len > IO_CHUNK {
+        return chunked(len, |at, n| {
+            let data = uaccess::read(t.pid, buf + at, n as usize)?;
+            write_bytes(t, fd, data)
+        });
+    }
+    // A pipe takes at most its capacity at once: read no more than that.
+    let len = if matches!(i.obj, FileObj::Pipe { .. }) { len.min(kstate::PIPE_CAPACITY as u64) } else { len };
+    let data = uaccess::read(t.pid, buf, len as usize)?;
     write_bytes(t, fd, data)
 }
 
@@ -615,7 +677,9 @@ fn sys_writev(t: &mut Thread, fd: i32, iov: u64, cnt: u64) -> KResult<u64> {
     let mut data = Vec::new();
     for v in iovecs(t, iov, cnt)? {
         let take = (v.iov_len as usize).min(kstate::MAX_IO as usize - data.len());
-        data.extend_from_slice(&uaccess::read(t.pid, v.iov_base, take)?);
+        let piece = uaccess::read(t.pid, v.iov_base, take)?;
+        data.try_reserve(piece.len()).map_err(|_| Errno::ENOMEM)?;
+        data.extend_from_slice(&piece);
     }
     write_bytes(t, fd, data)
 }
@@ -690,7 +754,15 @@ fn sys_read(t: &mut Thread, fd: i32, buf: u64, len: u64) -> KResult<u64> {
     }
     // Check the buffer before consuming input.
     uaccess::page_frame(t.pid, buf, true)?;
-    let data = read_bytes(t, fd, len.min(kstate::MAX_IO))?;
+    let len = len.min(kstate::MAX_IO);
+    if len > IO_CHUNK && is_regular(&fd_info(t.pid, fd)?) {
+        return chunked(len, |at, n| {
+            let data = read_bytes(t, fd, n)?;
+            uaccess::write(t.pid, buf + at, &data)?;
+            Ok(data.len() as u64)
+        });
+    }
+    let data = read_bytes(t, fd, len)?;
     uaccess::write(t.pid, buf, &data)?;
     Ok(data.len() as u64)
 }
@@ -719,12 +791,14 @@ fn sys_pread(t: &mut Thread, fd: i32, buf: u64, len: u64, off: i64) -> KResult<u
     if i.kind == Some(FileType::CharDevice) {
         return Err(Errno::ESPIPE);
     }
-    let data = match state::execute(ReadOp::ReadAt { pid: t.pid, fd, offset: off as u64, len: len.min(kstate::MAX_IO) })? {
-        Resp::Bytes(b) => b,
-        _ => return Err(Errno::EIO),
-    };
-    uaccess::write(t.pid, buf, &data)?;
-    Ok(data.len() as u64)
+    chunked(len.min(kstate::MAX_IO), |at, n| {
+        let data = match state::execute(ReadOp::ReadAt { pid: t.pid, fd, offset: off as u64 + at, len: n })? {
+            Resp::Bytes(b) => b,
+            _ => return Err(Errno::EIO),
+        };
+        uaccess::write(t.pid, buf + at, &data)?;
+        Ok(data.len() as u64)
+    })
 }
 
 fn sys_pwrite(t: &mut Thread, fd: i32, buf: u64, len: u64, off: i64) -> KResult<u64> {
@@ -735,9 +809,11 @@ fn sys_pwrite(t: &mut Thread, fd: i32, buf: u64, len: u64, off: i64) -> KResult<
     if i.kind == Some(FileType::CharDevice) {
         return Err(Errno::ESPIPE);
     }
-    let data = uaccess::read(t.pid, buf, len.min(kstate::MAX_IO) as usize)?;
-    room_for(data.len())?;
-    val(state::execute_mut(WriteOp::WriteAt { pid: t.pid, fd, offset: off as u64, data: Arc::from(data), now: time::now() }))
+    chunked(len.min(kstate::MAX_IO), |at, n| {
+        let data = uaccess::read(t.pid, buf + at, n as usize)?;
+        room_for(data.len())?;
+        val(state::execute_mut(WriteOp::WriteAt { pid: t.pid, fd, offset: off as u64 + at, data: Arc::from(data), now: time::now() }))
+    })
 }
 
 /// Generated files under `/proc`.

@@ -56,7 +56,10 @@ fn for_each_page(pid: Pid, va: u64, len: usize, write: bool, mut f: impl FnMut(u
 
 /// Copy `len` bytes from user address `va`.
 pub fn read(pid: Pid, va: u64, len: usize) -> KResult<Vec<u8>> {
-    let mut out = alloc::vec![0u8; len];
+    // The length comes from the user: allocate fallibly.
+    let mut out = Vec::new();
+    out.try_reserve_exact(len).map_err(|_| Errno::ENOMEM)?;
+    out.resize(len, 0);
     for_each_page(pid, va, len, false, |pa, off, at, n| frame::read(pa, off, &mut out[at..at + n]))?;
     Ok(out)
 }

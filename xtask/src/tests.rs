@@ -377,6 +377,7 @@ fn user_cases() -> Result<Vec<UserCase>, String> {
     prog("unmapped", "tests/programs/unmapped.c", &[Musl], &[], Expect::Host)?;
     prog("kernelmem", "tests/programs/kernelmem.c", &[Musl], &[], Expect::Host)?;
     prog("cowmem", "tests/nros/cowmem.c", &[Musl], &[], Expect::Guest(0, check_cowmem))?;
+    prog("exhaust", "tests/nros/exhaust.c", &[Musl], &[], Expect::Guest(0, check_exhaust))?;
     let sh = |name: &str, script: &str| UserCase {
         name: name.to_string(),
         files: Vec::new(),
@@ -456,6 +457,10 @@ fn interactive_shell(kernel: &std::path::Path) -> Result<(), String> {
         return fail("`exit 3` did not end the machine with status 3");
     }
     Ok(())
+}
+
+fn check_exhaust(out: &str) -> Result<(), String> {
+    out.contains("exhaustion ok").then_some(()).ok_or_else(|| format!("resource exhaustion not survived:\n{out}"))
 }
 
 fn check_cowmem(out: &str) -> Result<(), String> {

@@ -11,7 +11,8 @@
 //! on the local replica.
 //!
 //! Every write operation is deterministic: timestamps come in the operation,
-//! user data travels in it (`Arc<[u8]>`), and the physical frames that back
+//! user data travels in it (`Arc<Vec<u8>>`: the kernel's buffer is moved
+//! in, not copied), and the physical frames that back
 //! user memory are allocated by the caller *before* the operation and named
 //! in it, so every replica maps the same frames. Only page-*table* frames
 //! come from the replica's own [`FrameMemory`] (its node's memory): each
@@ -45,6 +46,11 @@ pub use vspace::{Access, AddressSpace, FaultDecision, FrameMemory, MapAt, Popula
 pub type Pid = u32;
 /// Id of an open file description (shared by dup'ed descriptors).
 pub type FileId = u64;
+
+/// Most live threads in the system, all processes together (Linux's
+/// `threads-max`, scaled down): `fork`, `clone` and spawning fail with
+/// `EAGAIN` beyond it.
+pub const MAX_TASKS: u32 = 1024;
 
 /// Most descriptors a process may hold (`RLIMIT_NOFILE`).
 pub const MAX_FDS: i32 = 1024;
@@ -282,9 +288,9 @@ pub enum WriteOp {
     /// `read`: move the offset by what is available ([`Resp::Read`]).
     ReadAdvance { pid: Pid, fd: i32, len: u64 },
     /// `write` at the offset (or the end with `O_APPEND`) ([`Resp::Val`]).
-    Write { pid: Pid, fd: i32, data: Arc<[u8]>, now: Timespec },
+    Write { pid: Pid, fd: i32, data: Arc<Vec<u8>>, now: Timespec },
     /// `pwrite64` ([`Resp::Val`]).
-    WriteAt { pid: Pid, fd: i32, offset: u64, data: Arc<[u8]>, now: Timespec },
+    WriteAt { pid: Pid, fd: i32, offset: u64, data: Arc<Vec<u8>>, now: Timespec },
     /// `getdents64`: entries that fit in `bufsize` bytes ([`Resp::Dirents`]).
     Getdents { pid: Pid, fd: i32, bufsize: u64 },
     Mkdir { pid: Pid, dirfd: i32, path: Vec<u8>, mode: u32, now: Timespec },
@@ -411,6 +417,9 @@ pub enum ReadOp {
     /// Whether `va` lies in a shared anonymous mapping of `pid`
     /// ([`Resp::Val`] 1 or 0).
     IsShared { pid: Pid, va: u64 },
+    /// Open read and write ends of pipe `id` ([`Resp::FdPair`] as
+    /// `(readers, writers)`; `ESRCH` once both are gone).
+    PipeEnds { id: u64 },
 }
 
 /// Successful responses.
@@ -751,6 +760,16 @@ impl<M: FrameMemory + Clone> KernelState<M> {
         }
     }
 
+    /// `EAGAIN` if [`MAX_TASKS`] threads are alive.
+    fn task_room(&self) -> KResult<()> {
+        let live: u32 = self.procs.values().filter(|p| p.exit_status.is_none()).map(|p| p.threads).sum();
+        if live >= MAX_TASKS {
+            Err(Errno::EAGAIN)
+        } else {
+            Ok(())
+        }
+    }
+
     /// The live process owning thread `tid`.
     fn owner(&self, tid: Pid) -> KResult<Pid> {
         if let Some(p) = self.procs.get(&tid) {
@@ -809,6 +828,7 @@ impl<M: FrameMemory + Clone> KernelState<M> {
         use WriteOp as W;
         match op {
             W::Spawn { parent, exe } => {
+                self.task_room()?;
                 let (cwd, umask, pgid, sid) = match self.procs.get(&parent) {
                     Some(p) => (p.cwd, p.umask, p.pgid, p.sid),
                     None => (Fs::ROOT, 0o022, 0, 0),
@@ -1227,6 +1247,8 @@ impl<M: FrameMemory + Clone> KernelState<M> {
                 Ok(Resp::FdPair(r, w))
             }
             W::Fork { parent } => {
+                self.proc(parent)?;
+                self.task_room()?;
                 let mem = self.mem.clone();
                 let (mut vm, shared) = self.vm_mut(parent)?.fork_cow(mem)?;
                 for f in shared {
@@ -1340,6 +1362,7 @@ impl<M: FrameMemory + Clone> KernelState<M> {
             }
             W::NewThread { pid } => {
                 self.proc(pid)?;
+                self.task_room()?;
                 let tid = self.next_pid;
                 self.next_pid += 1;
                 self.proc_mut(pid)?.threads += 1;
@@ -1544,6 +1567,10 @@ impl<M: FrameMemory + Clone> KernelState<M> {
             R::SharedHoles { pid, limit } => {
                 Ok(Resp::Pages(self.vm(pid)?.unpopulated_shared(limit).into_iter().map(|va| (va, 0)).collect()))
             }
+            R::PipeEnds { id } => {
+                let p = self.pipes.get(&id).ok_or(Errno::ESRCH)?;
+                Ok(Resp::FdPair(p.readers as i32, p.writers as i32))
+            }
             R::IsShared { pid, va } => {
                 Ok(Resp::Val(u64::from(self.vm(pid)?.vma_at(va).is_some_and(|v| v.kind == VmaKind::Shared))))
             }
@@ -1587,7 +1614,9 @@ impl<M: FrameMemory + Clone> KernelState<M> {
     fn read_inode(&self, ino: Ino, offset: u64, len: u64) -> KResult<Vec<u8>> {
         let size = self.fs.stat(ino)?.size;
         let n = size.saturating_sub(offset).min(len).min(MAX_IO);
-        let mut buf = alloc::vec![0u8; n as usize];
+        let mut buf = Vec::new();
+        buf.try_reserve_exact(n as usize).map_err(|_| Errno::ENOMEM)?;
+        buf.resize(n as usize, 0);
         let got = self.fs.read(ino, offset, &mut buf)?;
         buf.truncate(got);
         Ok(buf)

@@ -56,7 +56,7 @@ impl Sys {
     fn write(&mut self, fd: i32, data: &[u8]) -> abi::errno::KResult<Resp> {
         let now = self.now();
         let pid = self.pid;
-        self.w(WriteOp::Write { pid, fd, data: Arc::from(data), now })
+        self.w(WriteOp::Write { pid, fd, data: Arc::new(data.to_vec()), now })
     }
     fn write_ok(&mut self, fd: i32, data: &[u8]) {
         assert_eq!(as_val(self.write(fd, data)), data.len() as u64);
@@ -477,7 +477,7 @@ fn access_mode_is_enforced() {
     let path = s.open("/f", O_PATH);
     let t = s.now();
     assert_eq!(err(s.write(ro, b"x")), Errno::EBADF, "write on O_RDONLY");
-    assert_eq!(err(s.w(WriteOp::WriteAt { pid, fd: ro, offset: 0, data: Arc::from(&b"x"[..]), now: t })), Errno::EBADF);
+    assert_eq!(err(s.w(WriteOp::WriteAt { pid, fd: ro, offset: 0, data: Arc::new(b"x".to_vec()), now: t })), Errno::EBADF);
     assert_eq!(err(s.advance(wo, 1)), Errno::EBADF, "read on O_WRONLY");
     assert_eq!(err(s.r(ReadOp::ReadAt { pid, fd: wo, offset: 0, len: 1 })), Errno::EBADF);
     assert_eq!(s.offset(wo), 0);
@@ -501,7 +501,7 @@ fn access_mode_is_enforced() {
     // pread/pwrite do not move the offset.
     let off = s.offset(rw);
     assert_eq!(as_bytes(s.r(ReadOp::ReadAt { pid, fd: rw, offset: 1, len: 2 })), b"2t");
-    assert_eq!(as_val(s.w(WriteOp::WriteAt { pid, fd: rw, offset: 6, data: Arc::from(&b"!"[..]), now: t })), 1);
+    assert_eq!(as_val(s.w(WriteOp::WriteAt { pid, fd: rw, offset: 6, data: Arc::new(b"!".to_vec()), now: t })), 1);
     assert_eq!(s.offset(rw), off);
     assert_eq!(s.contents("/f"), b"12ta\0\0!");
 }
@@ -1096,10 +1096,10 @@ fn pwrite_with_o_append_appends() {
     s.create("/f", b"abc");
     let fd = s.open("/f", O_RDWR | O_APPEND);
     let t = s.now();
-    assert_eq!(as_val(s.w(WriteOp::WriteAt { pid, fd, offset: 0, data: Arc::from(&b"XY"[..]), now: t })), 2);
+    assert_eq!(as_val(s.w(WriteOp::WriteAt { pid, fd, offset: 0, data: Arc::new(b"XY".to_vec()), now: t })), 2);
     assert_eq!(s.contents("/f"), b"abcXY");
     assert_eq!(s.offset(fd), 0, "pwrite does not move the offset");
     let plain = s.open("/f", O_RDWR);
-    assert_eq!(as_val(s.w(WriteOp::WriteAt { pid, fd: plain, offset: 1, data: Arc::from(&b"-"[..]), now: t })), 1);
+    assert_eq!(as_val(s.w(WriteOp::WriteAt { pid, fd: plain, offset: 1, data: Arc::new(b"-".to_vec()), now: t })), 1);
     assert_eq!(s.contents("/f"), b"a-cXY");
 }

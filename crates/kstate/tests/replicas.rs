@@ -405,8 +405,8 @@ fn hash_changes_with_every_state_change() {
     let t = T0;
     let pid = as_pid(step(WriteOp::Spawn { parent: 0, exe: b"/a".to_vec() }, true));
     let fd = as_fd(step(WriteOp::Open { pid, dirfd: AT_FDCWD, path: b"/f".to_vec(), flags: O_CREAT | O_RDWR, mode: 0o644, now: t }, true));
-    as_val(step(WriteOp::Write { pid, fd, data: Arc::from(&b"hello"[..]), now: now(1) }, true));
-    as_val(step(WriteOp::WriteAt { pid, fd, offset: 0, data: Arc::from(&b"J"[..]), now: now(2) }, true));
+    as_val(step(WriteOp::Write { pid, fd, data: Arc::new(b"hello".to_vec()), now: now(1) }, true));
+    as_val(step(WriteOp::WriteAt { pid, fd, offset: 0, data: Arc::new(b"J".to_vec()), now: now(2) }, true));
     as_val(step(WriteOp::Seek { pid, fd, offset: 1, whence: 0 }, true));
     step(WriteOp::ReadAdvance { pid, fd, len: 2 }, true).unwrap();
     as_unit(step(WriteOp::SetCloexec { pid, fd, cloexec: true }, true));

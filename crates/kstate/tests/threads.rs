@@ -50,3 +50,17 @@ fn placement_follows_threads() {
     assert_eq!(placement(&ks, child), Err(Errno::ESRCH));
     assert_eq!(err(apply(&mut ks, WriteOp::Place { pid: child, tid: child, core: 0, affinity: 1 })), Errno::ESRCH);
 }
+
+#[test]
+fn thread_limit_gives_eagain() {
+    let (mut ks, _mem) = fresh(0x10_0000);
+    let pid = as_pid(apply(&mut ks, WriteOp::Spawn { parent: 0, exe: b"/init".to_vec() }));
+    for _ in 1..kstate::MAX_TASKS {
+        as_pid(apply(&mut ks, WriteOp::NewThread { pid }));
+    }
+    assert_eq!(err(apply(&mut ks, WriteOp::NewThread { pid })), Errno::EAGAIN);
+    assert_eq!(err(apply(&mut ks, WriteOp::Fork { parent: pid })), Errno::EAGAIN);
+    assert_eq!(err(apply(&mut ks, WriteOp::Spawn { parent: pid, exe: vec![] })), Errno::EAGAIN);
+    assert_eq!(as_val(apply(&mut ks, WriteOp::ExitThread { pid, tid: pid + 1 })), u64::from(kstate::MAX_TASKS - 1));
+    as_pid(apply(&mut ks, WriteOp::Fork { parent: pid }));
+}

@@ -131,14 +131,14 @@ impl Gen {
         self.rng.below(8) as i32
     }
 
-    fn data(&mut self) -> Arc<[u8]> {
+    fn data(&mut self) -> Arc<Vec<u8>> {
         let len = match self.rng.below(10) {
             0 => 0,
             1..=6 => self.rng.below(64),
             _ => self.rng.below(9000),
         } as usize;
         let b = self.rng.next() as u8;
-        Arc::from((0..len).map(|i| b.wrapping_add(i as u8)).collect::<Vec<u8>>())
+        Arc::new((0..len).map(|i| b.wrapping_add(i as u8)).collect::<Vec<u8>>())
     }
 
     /// An address near something the process has mapped.
@@ -343,7 +343,7 @@ impl Gen {
             490..=494 => {
                 let data = self.data();
                 let flags = if self.rng.chance(50) { O_CLOEXEC } else { 0 };
-                WriteOp::OpenBuffer { pid, data, flags }
+                WriteOp::OpenBuffer { pid, data: Arc::from(&data[..]), flags }
             }
             495..=584 => {
                 let at = match self.rng.below(5) {
