@@ -1010,7 +1010,10 @@ fn sys_readlinkat(t: &mut Thread, dirfd: i32, p: u64, buf: u64, size: u64) -> KR
     }
     let p = path(t, p)?;
     let target = if p == b"/proc/self/exe" {
-        proc_info(t.pid)?.exe
+        match state::execute(ReadOp::Exe { pid: t.pid })? {
+            Resp::Bytes(b) => b,
+            _ => return Err(Errno::EIO),
+        }
     } else {
         match state::execute(ReadOp::Readlink { pid: t.pid, dirfd, path: p })? {
             Resp::Bytes(b) => b,

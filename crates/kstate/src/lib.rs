@@ -248,8 +248,6 @@ pub struct ProcInfo {
     pub sid: Pid,
     /// umask.
     pub umask: u32,
-    /// Executable path.
-    pub exe: Vec<u8>,
     /// Exit status if exited.
     pub exit_status: Option<i32>,
 }
@@ -414,6 +412,8 @@ pub enum ReadOp {
     /// Up to `limit` unpopulated pages of the shared anonymous mappings of
     /// `pid` ([`Resp::Pages`] with frame 0), to populate before `fork`.
     SharedHoles { pid: Pid, limit: usize },
+    /// Path of the executable of `pid` ([`Resp::Bytes`]).
+    Exe { pid: Pid },
     /// Whether `va` lies in a shared anonymous mapping of `pid`
     /// ([`Resp::Val`] 1 or 0).
     IsShared { pid: Pid, va: u64 },
@@ -1571,6 +1571,7 @@ impl<M: FrameMemory + Clone> KernelState<M> {
                 let p = self.pipes.get(&id).ok_or(Errno::ESRCH)?;
                 Ok(Resp::FdPair(p.readers as i32, p.writers as i32))
             }
+            R::Exe { pid } => Ok(Resp::Bytes(self.proc(pid)?.exe.clone())),
             R::IsShared { pid, va } => {
                 Ok(Resp::Val(u64::from(self.vm(pid)?.vma_at(va).is_some_and(|v| v.kind == VmaKind::Shared))))
             }
@@ -1598,7 +1599,6 @@ impl<M: FrameMemory + Clone> KernelState<M> {
                     pgid: p.pgid,
                     sid: p.sid,
                     umask: p.umask,
-                    exe: p.exe.clone(),
                     exit_status: p.exit_status,
                 }))
             }
