@@ -305,7 +305,11 @@ pub fn resolve_cow(pid: Pid, va: u64, frame_pa: u64, shared: bool) -> KResult<()
 
 /// `fork`: a child process sharing every resident page of the caller
 /// copy-on-write; starts the child thread and returns its pid.
-pub fn fork(t: &Thread, stack: u64) -> KResult<Pid> {
+///
+/// `child_tid` (the process form of `clone`): `(address, settid,
+/// cleartid)`: store the child's id there in the child's memory, and/or
+/// clear and wake it when the child exits (glibc's fork relies on both).
+pub fn fork(t: &Thread, stack: u64, child_tid: Option<(u64, bool, bool)>) -> KResult<Pid> {
     // Shared anonymous pages must exist before the fork so that parent and
     // child map the same frames.
     const MAX_HOLES: usize = 1 << 18; // 1 GiB
@@ -338,6 +342,15 @@ pub fn fork(t: &Thread, stack: u64) -> KResult<Pid> {
     c.sigactions = t.sigactions.copy();
     c.name = t.name;
     c.affinity = t.affinity;
+    if let Some((addr, settid, cleartid)) = child_tid {
+        if settid {
+            // Linux ignores a failed store.
+            let _ = crate::uaccess::write(child, addr, &child.to_le_bytes());
+        }
+        if cleartid {
+            c.clear_child_tid = addr;
+        }
+    }
     crate::sched::spawn(c);
     Ok(child)
 }
@@ -350,6 +363,9 @@ pub fn spawn(parent: Pid, exe: &[u8]) -> KResult<Pid> {
     }
 }
 
+/// Largest executable file, and largest loaded image, `execve` accepts.
+const MAX_IMAGE: u64 = 256 << 20;
+
 /// Read a whole regular file (following symlinks) for execution.
 fn read_executable(pid: Pid, path: &[u8]) -> KResult<Vec<u8>> {
     let st = match state::execute(ReadOp::Stat { pid, dirfd: abi::flags::AT_FDCWD, path: path.to_vec(), follow: true })? {
@@ -361,6 +377,10 @@ fn read_executable(pid: Pid, path: &[u8]) -> KResult<Vec<u8>> {
     }
     if st.mode & abi::flags::S_IFMT != abi::flags::S_IFREG || st.mode & 0o111 == 0 {
         return Err(Errno::EACCES);
+    }
+    // Images are read whole (and loaded eagerly): refuse absurd sizes.
+    if st.size > MAX_IMAGE {
+        return Err(Errno::ENOMEM);
     }
     match state::execute(ReadOp::ReadInode { ino: st.ino, offset: 0, len: st.size })? {
         Resp::Bytes(b) => Ok(b),
@@ -443,6 +463,11 @@ fn exec_depth(pid: Pid, path: &[u8], argv: &[Vec<u8>], envp: &[Vec<u8>], depth: 
     })?;
     let bias = if elf.kind == elfload::Kind::Dyn { PIE_BASE } else { 0 };
     let plan = elfload::plan(&elf, bias).map_err(|_| early(Errno::ENOEXEC))?;
+    // Loading is eager: an image larger than this (e.g. a huge p_memsz)
+    // fails before the point of no return.
+    if plan.pages().take((MAX_IMAGE / PAGE_SIZE) as usize + 1).count() as u64 > MAX_IMAGE / PAGE_SIZE {
+        return Err(early(Errno::ENOMEM));
+    }
     let exe = absolute(pid, path);
     let argv_refs: Vec<&[u8]> = argv.iter().map(|a| a.as_slice()).collect();
     let envp_refs: Vec<&[u8]> = envp.iter().map(|a| a.as_slice()).collect();
@@ -599,7 +624,7 @@ fn check_signals(t: &mut Thread) -> Option<i32> {
         return None;
     }
     t.sig_checked = Some((hint, t.sigmask));
-    let pending = match state::execute(ReadOp::Pending { pid: t.pid }) {
+    let pending = match state::execute(ReadOp::Pending { pid: t.pid, tid: t.tid }) {
         Ok(Resp::Val(p)) => p,
         // The process is exiting or gone.
         _ => return Some(GONE),
@@ -607,7 +632,7 @@ fn check_signals(t: &mut Thread) -> Option<i32> {
     if pending & !t.sigmask == 0 {
         return None;
     }
-    let Ok(Resp::Val(sigs)) = state::execute_mut(WriteOp::TakeSignals { pid: t.pid, mask: t.sigmask }) else { return None };
+    let Ok(Resp::Val(sigs)) = state::execute_mut(WriteOp::TakeSignals { pid: t.pid, tid: t.tid, mask: t.sigmask }) else { return None };
     let mut delivered = false;
     for sig in 1..=64i32 {
         if sigs & (1u64 << (sig - 1)) == 0 {
@@ -786,6 +811,13 @@ pub fn exit_process(t: &Thread, status: i32) -> bool {
         Ok(Resp::Proc(p)) => p.ppid,
         _ => 0,
     };
+    // The parent may reap this zombie as soon as the Exit op is applied and
+    // must then not miss the SIGCHLD it made pending: bump its signal hint
+    // before the op too, so that no look at its pending set between the op
+    // and the hint bump below is skipped.
+    if ppid != 0 {
+        crate::sched::signal_hint(ppid);
+    }
     let _ = release(state::execute_mut(WriteOp::Exit { pid: t.pid, status }));
     // The exit made SIGCHLD pending for the parent (ignored unless it
     // installed a handler; `wait` in shells relies on it ending sigsuspend).
@@ -828,11 +860,12 @@ pub fn clone_thread(t: &Thread, flags: u64, stack: u64, ptid: u64, ctid: u64, tl
         Resp::Pid(p) => p,
         _ => return Err(Errno::EINVAL),
     };
+    // Linux ignores a failed store here: the thread exists either way.
     if flags & CLONE_PARENT_SETTID != 0 {
-        crate::uaccess::write(t.pid, ptid, &tid.to_le_bytes())?;
+        let _ = crate::uaccess::write(t.pid, ptid, &tid.to_le_bytes());
     }
     if flags & CLONE_CHILD_SETTID != 0 {
-        crate::uaccess::write(t.pid, ctid, &tid.to_le_bytes())?;
+        let _ = crate::uaccess::write(t.pid, ctid, &tid.to_le_bytes());
     }
     let mut ctx = t.ctx.clone();
     ctx.rax = 0;

@@ -157,7 +157,7 @@ const YIELD: i32 = -3;
 /// it was blocked: then `pause`/`sigsuspend` must not sleep; the park
 /// bounces and the signal is acted on before the call re-runs.
 fn unless_pending(t: &mut Thread) {
-    if let Ok(Resp::Val(p)) = state::execute(ReadOp::Pending { pid: t.pid }) {
+    if let Ok(Resp::Val(p)) = state::execute(ReadOp::Pending { pid: t.pid, tid: t.tid }) {
         if p & !t.sigmask != 0 {
             sched::bounce_next_park(t.pid);
         }
@@ -167,6 +167,15 @@ fn unless_pending(t: &mut Thread) {
 fn block(t: &mut Thread, key: WaitKey, seq: u64) -> Errno {
     t.wait = Some((key, seq));
     Errno(BLOCK)
+}
+
+/// An empty path names nothing (`ENOENT`) where no `AT_EMPTY_PATH` applies.
+fn nonempty(p: Vec<u8>) -> KResult<Vec<u8>> {
+    if p.is_empty() {
+        Err(Errno::ENOENT)
+    } else {
+        Ok(p)
+    }
 }
 
 fn path(t: &Thread, va: u64) -> KResult<Vec<u8>> {
@@ -227,11 +236,11 @@ fn call(t: &mut Thread, n: u64, a: [u64; 6]) -> KResult<u64> {
         }
         nr::FTRUNCATE => ok_unit(state::execute_mut(WriteOp::Ftruncate { pid, fd: fd_arg(a[0]), len: a[1], now: time::now() })),
         nr::CHMOD => {
-            let p = path(t, a[0])?;
+            let p = nonempty(path(t, a[0])?)?;
             ok_unit(state::execute_mut(WriteOp::Chmod { pid, dirfd: AT_FDCWD, path: p, mode: a[1] as u32, now: time::now() }))
         }
         nr::FCHMODAT => {
-            let p = path(t, a[1])?;
+            let p = nonempty(path(t, a[1])?)?;
             ok_unit(state::execute_mut(WriteOp::Chmod { pid, dirfd: fd_arg(a[0]), path: p, mode: a[2] as u32, now: time::now() }))
         }
         nr::FCHMOD => ok_unit(state::execute_mut(WriteOp::Chmod { pid, dirfd: fd_arg(a[0]), path: Vec::new(), mode: a[1] as u32, now: time::now() })),
@@ -358,7 +367,7 @@ fn call(t: &mut Thread, n: u64, a: [u64; 6]) -> KResult<u64> {
         nr::NANOSLEEP => sys_nanosleep(t, 1, 0, a[0], a[1]),
         nr::CLOCK_NANOSLEEP => sys_nanosleep(t, a[0] as i32, a[1] as u32, a[2], a[3]),
         nr::SCHED_YIELD => Err(Errno(YIELD)),
-        nr::FORK | nr::VFORK => process::fork(t, 0).map(u64::from),
+        nr::FORK | nr::VFORK => process::fork(t, 0, None).map(u64::from),
         nr::SIGALTSTACK => crate::signal::sigaltstack(t, a[0], a[1]),
         nr::PAUSE => {
             let seq = sched::seq(WaitKey::Pause(pid));
@@ -399,9 +408,12 @@ fn call(t: &mut Thread, n: u64, a: [u64; 6]) -> KResult<u64> {
             if flags & !supported != 0 || (flags & CLONE_VM != 0 && flags & CLONE_VFORK == 0) {
                 return Err(Errno::EINVAL);
             }
-            let child = process::fork(t, a[1])?;
+            let child_tid = (flags & (CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID) != 0)
+                .then_some((a[3], flags & CLONE_CHILD_SETTID != 0, flags & CLONE_CHILD_CLEARTID != 0));
+            let child = process::fork(t, a[1], child_tid)?;
             if flags & CLONE_PARENT_SETTID != 0 {
-                uaccess::write(pid, a[2], &child.to_le_bytes())?;
+                // Linux ignores a failed store: the child exists either way.
+                let _ = uaccess::write(pid, a[2], &child.to_le_bytes());
             }
             Ok(u64::from(child))
         }
@@ -457,13 +469,8 @@ fn call(t: &mut Thread, n: u64, a: [u64; 6]) -> KResult<u64> {
         nr::PIPE => sys_pipe2(t, a[0], 0),
         nr::PIPE2 => sys_pipe2(t, a[0], a[1] as u32),
         nr::KILL => sys_kill(t, a[0] as i32, a[1] as i32),
-        nr::TKILL => sys_kill(t, a[0] as i32, a[1] as i32),
-        nr::TGKILL => {
-            if a[0] as i32 != a[1] as i32 {
-                return Err(Errno::ESRCH);
-            }
-            sys_kill(t, a[1] as i32, a[2] as i32)
-        }
+        nr::TKILL => sys_tgkill(t, None, a[0] as i32, a[1] as i32),
+        nr::TGKILL => sys_tgkill(t, Some(a[0] as i32), a[1] as i32, a[2] as i32),
         nr::SETPGID => ok_unit(state::execute_mut(WriteOp::Setpgid { pid, target: a[0] as u32, pgid: a[1] as u32 })),
         nr::SETSID => val(state::execute_mut(WriteOp::Setsid { pid })),
         nr::PRCTL => sys_prctl(t, a[0] as u32, a[1]),
@@ -496,10 +503,14 @@ fn call(t: &mut Thread, n: u64, a: [u64; 6]) -> KResult<u64> {
             if a[2] as u32 & !(GRND_NONBLOCK | GRND_RANDOM | 4) != 0 {
                 return Err(Errno::EINVAL);
             }
-            let len = a[1].min(1 << 25) as usize;
-            let mut buf = alloc::vec![0u8; len];
-            rng::fill(&mut buf);
-            uaccess::write(pid, a[0], &buf).map(|_| len as u64)
+            // Linux returns at most 32 MiB - 1 per call; fill and copy in
+            // pieces so a bad buffer fails before much work.
+            let len = a[1].min((1 << 25) - 1);
+            chunked(len, |at, n| {
+                let mut buf = alloc::vec![0u8; n as usize];
+                rng::fill(&mut buf);
+                uaccess::write(pid, a[0] + at, &buf).map(|_| n)
+            })
         }
         // Restartable sequences are optional for libc (glibc falls back
         // when the kernel lacks them): ENOSYS without a warning.
@@ -650,7 +661,14 @@ fn chunked(len: u64, mut f: impl FnMut(u64, u64) -> KResult<u64>) -> KResult<u64
 fn sys_write(t: &mut Thread, fd: i32, buf: u64, len: u64) -> KResult<u64> {
     let len = len.min(kstate::MAX_IO);
     let i = fd_info(t.pid, fd)?;
-    if is_regular(&i) && len > IO_CHUNK {
+    if i.flags & O_ACCMODE == O_RDONLY || i.flags & O_PATH != 0 {
+        return Err(Errno::EBADF);
+    }
+    if i.kind == Some(FileType::CharDevice) && (i.rdev == dev::NULL || i.rdev == dev::ZERO) {
+        // Linux does not even look at the buffer.
+        return Ok(len);
+    }
+    if (is_regular(&i) || is_console(&i)) && len > IO_CHUNK {
         return chunked(len, |at, n| {
             let data = uaccess::read(t.pid, buf + at, n as usize)?;
             write_bytes(t, fd, data)
@@ -1029,7 +1047,13 @@ fn sys_utimensat(t: &mut Thread, dirfd: i32, p: u64, times: u64, flags: u32) -> 
     if flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
         return Err(Errno::EINVAL);
     }
-    let path = if p == 0 { Vec::new() } else { path(t, p)? };
+    // A NULL path means the descriptor itself; an empty string only with
+    // AT_EMPTY_PATH.
+    let path = match p {
+        0 => Vec::new(),
+        _ if flags & AT_EMPTY_PATH != 0 => path(t, p)?,
+        _ => nonempty(path(t, p)?)?,
+    };
     let now = time::now();
     let (atime, mtime) = if times == 0 {
         (Some(now), Some(now))
@@ -1458,6 +1482,31 @@ fn sys_pipe2(t: &mut Thread, fds: u64, flags: u32) -> KResult<u64> {
             b[..4].copy_from_slice(&r.to_le_bytes());
             b[4..].copy_from_slice(&w.to_le_bytes());
             uaccess::write(t.pid, fds, &b)?;
+            Ok(0)
+        }
+        _ => Err(Errno::EIO),
+    }
+}
+
+/// `tkill(tid, sig)` / `tgkill(tgid, tid, sig)`: the thread must exist (and
+/// belong to `tgid`); only that thread takes the signal.
+fn sys_tgkill(t: &mut Thread, tgid: Option<i32>, tid: i32, sig: i32) -> KResult<u64> {
+    if tid <= 0 || tgid.is_some_and(|g| g <= 0) || !(0..NSIG).contains(&sig) {
+        return Err(Errno::EINVAL);
+    }
+    let owner = match state::execute(ReadOp::Placement { tid: tid as u32 }) {
+        Ok(Resp::Placement(pid, _)) => pid,
+        _ => return Err(Errno::ESRCH),
+    };
+    if tgid.is_some_and(|g| g as u32 != owner) {
+        return Err(Errno::ESRCH);
+    }
+    match state::execute_mut(WriteOp::SignalThread { tid: tid as u32, sig: sig as u32 })? {
+        Resp::Pid(p) => {
+            sched::signal_hint(p);
+            if tid as u32 != t.tid {
+                sched::wake_process(p);
+            }
             Ok(0)
         }
         _ => Err(Errno::EIO),

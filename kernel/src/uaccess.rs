@@ -56,6 +56,13 @@ fn for_each_page(pid: Pid, va: u64, len: usize, write: bool, mut f: impl FnMut(u
 
 /// Copy `len` bytes from user address `va`.
 pub fn read(pid: Pid, va: u64, len: usize) -> KResult<Vec<u8>> {
+    // A bad range usually shows at its ends: fail with EFAULT before
+    // allocating a large buffer.
+    if len > PAGE_SIZE as usize {
+        let last = va.checked_add(len as u64 - 1).ok_or(Errno::EFAULT)?;
+        page_frame(pid, va, false)?;
+        page_frame(pid, last, false)?;
+    }
     // The length comes from the user: allocate fallibly.
     let mut out = Vec::new();
     out.try_reserve_exact(len).map_err(|_| Errno::ENOMEM)?;

@@ -412,7 +412,7 @@ fn user_cases() -> Result<Vec<UserCase>, String> {
     v.push(sh(
         "busybox jobs",
         "exec 2>/dev/null; sleep 20 & kill $!; wait; echo killed $?; sleep 20 & p=$!; kill $p; wait $p; echo rc=$?; \
-         trap 'echo got-chld' CHLD; true & wait; echo end; trap - CHLD; (exit 7) & wait $!; echo sub=$?; \
+         { trap 'echo got-chld' CHLD; true & wait; echo end; wait; } | sort; (exit 7) & wait $!; echo sub=$?; \
          sleep 0.1 & sleep 0.2 & wait; echo both; sh -c 'kill -9 $$'; echo nine=$?",
     ));
     Ok(v)

@@ -160,6 +160,9 @@ pub struct Process<M: FrameMemory> {
     /// scheduler's run queues follow this (as in NrOS, the assignment of
     /// threads to cores is part of the replicated process state).
     pub placement: BTreeMap<Pid, Placement>,
+    /// Signals sent to one thread (`tgkill`/`tkill`), by thread id; only
+    /// that thread takes them.
+    pub thread_pending: BTreeMap<Pid, u64>,
 }
 
 /// Which core a thread runs on and which cores it may run on.
@@ -349,7 +352,11 @@ pub enum WriteOp {
     Signal { pid: Pid, target: i32, sig: u32 },
     /// Take (clear and return) the pending signals not blocked by `mask`
     /// ([`Resp::Val`]).
-    TakeSignals { pid: Pid, mask: u64 },
+    TakeSignals { pid: Pid, tid: Pid, mask: u64 },
+    /// `tgkill`/`tkill`: mark signal `sig` pending for thread `tid` only
+    /// ([`Resp::Pid`] = its process; `ESRCH` for an unknown thread). Signal
+    /// 0 only checks that the thread exists.
+    SignalThread { tid: Pid, sig: u32 },
     /// A new thread in process `pid` ([`Resp::Pid`] = its thread id, from
     /// the process-id space).
     NewThread { pid: Pid },
@@ -402,8 +409,9 @@ pub enum ReadOp {
     /// References to a data frame from all address spaces ([`Resp::Val`];
     /// 0 if no address space maps it).
     FrameRefs { frame: u64 },
-    /// Pending signals of a process ([`Resp::Val`]).
-    Pending { pid: Pid },
+    /// Signals pending for thread `tid` of process `pid`: the process's and
+    /// the thread's own ([`Resp::Val`]).
+    Pending { pid: Pid, tid: Pid },
     /// Owner and placement of thread `tid` ([`Resp::Placement`]; `ESRCH`
     /// if unknown).
     Placement { tid: Pid },
@@ -581,6 +589,10 @@ impl<M: FrameMemory + Clone> KernelState<M> {
             h.u64(p.pending);
             h.u64(u64::from(p.threads));
             h.u64(u64::from(p.exiting));
+            for (tid, s) in &p.thread_pending {
+                h.u64(u64::from(*tid));
+                h.u64(*s);
+            }
             for (tid, pl) in &p.placement {
                 h.u64(u64::from(*tid));
                 h.u64(u64::from(pl.core));
@@ -841,7 +853,7 @@ impl<M: FrameMemory + Clone> KernelState<M> {
                 self.fs.pin(cwd);
                 self.procs.insert(pid, Process {
                     pid, ppid: parent, pgid, sid, cwd, umask,
-                    fds: BTreeMap::new(), vm: Some(vm), exe, exit_status: None, pending: 0, threads: 1, exiting: false, placement: BTreeMap::new(),
+                    fds: BTreeMap::new(), vm: Some(vm), exe, exit_status: None, pending: 0, threads: 1, exiting: false, placement: BTreeMap::new(), thread_pending: BTreeMap::new(),
                 });
                 Ok(Resp::Pid(pid))
             }
@@ -859,6 +871,7 @@ impl<M: FrameMemory + Clone> KernelState<M> {
                 p.exit_status = Some(status);
                 p.threads = 0;
                 p.placement.clear();
+                p.thread_pending.clear();
                 let ppid = p.ppid;
                 let vm = p.vm.take();
                 let cwd = p.cwd;
@@ -1269,7 +1282,7 @@ impl<M: FrameMemory + Clone> KernelState<M> {
                 }
                 self.fs.pin(cwd);
                 self.procs.insert(pid, Process {
-                    pid, ppid: parent, pgid, sid, cwd, umask, fds, vm: Some(vm), exe, exit_status: None, pending: 0, threads: 1, exiting: false, placement: BTreeMap::new(),
+                    pid, ppid: parent, pgid, sid, cwd, umask, fds, vm: Some(vm), exe, exit_status: None, pending: 0, threads: 1, exiting: false, placement: BTreeMap::new(), thread_pending: BTreeMap::new(),
                 });
                 Ok(Resp::Pid(pid))
             }
@@ -1380,6 +1393,7 @@ impl<M: FrameMemory + Clone> KernelState<M> {
                 let p = self.proc_mut(pid)?;
                 p.threads = p.threads.saturating_sub(1);
                 p.placement.remove(&tid);
+                p.thread_pending.remove(&tid);
                 Ok(Resp::Val(u64::from(p.threads)))
             }
             W::Place { pid, tid, core, affinity } => {
@@ -1398,11 +1412,30 @@ impl<M: FrameMemory + Clone> KernelState<M> {
                 }
                 Ok(Resp::Pid(pid))
             }
-            W::TakeSignals { pid, mask } => {
+            W::TakeSignals { pid, tid, mask } => {
                 let p = self.proc_mut(pid)?;
-                let take = p.pending & !mask;
+                let mut take = p.pending & !mask;
                 p.pending &= !take;
+                if let Some(t) = p.thread_pending.get_mut(&tid) {
+                    let own = *t & !mask;
+                    *t &= !own;
+                    take |= own;
+                    if *t == 0 {
+                        p.thread_pending.remove(&tid);
+                    }
+                }
                 Ok(Resp::Val(take))
+            }
+            W::SignalThread { tid, sig } => {
+                if sig > 64 {
+                    return Err(Errno::EINVAL);
+                }
+                let pid = self.owner(tid)?;
+                let p = self.proc_mut(pid)?;
+                if sig != 0 {
+                    *p.thread_pending.entry(tid).or_insert(0) |= 1u64 << (sig - 1);
+                }
+                Ok(Resp::Pid(pid))
             }
             W::Populate { pid, pages } => {
                 let vm = self.vm_mut(pid)?;
@@ -1604,9 +1637,9 @@ impl<M: FrameMemory + Clone> KernelState<M> {
             }
             R::Hash => Ok(Resp::Val(self.state_hash())),
             R::ResidentPages { pid } => Ok(Resp::Pages(self.vm(pid)?.resident_pages().collect())),
-            R::Pending { pid } => match self.proc(pid)? {
+            R::Pending { pid, tid } => match self.proc(pid)? {
                 p if p.exiting => Err(Errno::ESRCH),
-                p => Ok(Resp::Val(p.pending)),
+                p => Ok(Resp::Val(p.pending | p.thread_pending.get(&tid).copied().unwrap_or(0))),
             },
         }
     }
