@@ -811,6 +811,9 @@ pub fn exit_process(t: &Thread, status: i32) -> bool {
         Ok(Resp::Proc(p)) => p.ppid,
         _ => 0,
     };
+    // Free the memory first: once the parent can reap the zombie, all of it
+    // is back.
+    let _ = release(state::execute_mut(WriteOp::DropVm { pid: t.pid }));
     // The parent may reap this zombie as soon as the Exit op is applied and
     // must then not miss the SIGCHLD it made pending: bump its signal hint
     // before the op too, so that no look at its pending set between the op

@@ -221,6 +221,15 @@ pub fn wake_process(pid: Pid) {
     for t in found {
         enqueue(t);
     }
+    // Threads of `pid` running in user mode on other cores take the signal
+    // now rather than at their next tick: an interrupt makes them pass
+    // through the kernel, which looks at pending signals on the way back.
+    let me = percpu::current().core_id();
+    for c in 0..crate::topology().cores.len() {
+        if c != me && CURRENT[c].load(Ordering::SeqCst) == pid {
+            apic::send_ipi(crate::topology().cores[c].apic_id, traps::VEC_WAKE);
+        }
+    }
 }
 
 /// The next park or sleep of a thread of `pid` returns it straight to the

@@ -269,6 +269,10 @@ pub enum WriteOp {
     /// ([`Resp::Frames`]), keep a zombie with the status, make `SIGCHLD`
     /// pending for the parent.
     Exit { pid: Pid, status: i32 },
+    /// Drop the address space of an exiting process ([`Resp::Frames`]), so
+    /// its memory is free before the process becomes a zombie that the
+    /// parent can reap.
+    DropVm { pid: Pid },
     /// Remove a zombie ([`Resp::Val`] = status).
     Reap { pid: Pid },
     /// `openat` ([`Resp::Fd`]).
@@ -887,6 +891,10 @@ impl<M: FrameMemory + Clone> KernelState<M> {
                     }
                 }
                 self.close_all(pid, false);
+                Ok(Resp::Frames(Released::all(vm.map(|vm| vm.destroy().1).unwrap_or_default())))
+            }
+            W::DropVm { pid } => {
+                let vm = self.proc_mut(pid)?.vm.take();
                 Ok(Resp::Frames(Released::all(vm.map(|vm| vm.destroy().1).unwrap_or_default())))
             }
             W::Reap { pid } => match self.procs.get(&pid).and_then(|p| p.exit_status) {
