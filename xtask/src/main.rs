@@ -1,6 +1,7 @@
 //! `cargo xtask`: build, boot, test and benchmark NrOS.
 
 mod bench;
+mod fuzz;
 mod initrd;
 mod programs;
 mod qemu;
@@ -36,6 +37,9 @@ commands:
   bench   NrOS vs. Linux in identical QEMU machines (`bench --help`);
           `bench nr`: node replication vs. the reference crate
   build   build the kernel only (--release)
+  fuzz    the system-call fuzzer (tests/fuzz/fuzz.c) on the kernel in QEMU:
+            --seed S --calls N --cores C --nodes M [--runs K] [--release]
+            (`fuzz --help` for every option)
 
 exit status of `run`: the guest's status; 222 = kernel panic or CPU
 exception, 223 = machine reset without a status, 124 = timeout,
@@ -47,6 +51,7 @@ fn main() -> ExitCode {
         Some("run") => cmd_run(&args[1..]),
         Some("test") => tests::run_all(&args[1..]),
         Some("bench") => cmd_bench(&args[1..]),
+        Some("fuzz") => fuzz::run(&args[1..]),
         Some("build") => build_kernel(args.iter().any(|a| a == "--release")).map(|_| 0).unwrap_or_else(|e| {
             eprintln!("xtask: {e}");
             1

@@ -33,11 +33,14 @@ pub struct Machine {
     /// output, after the previous step's match, contains the marker, then
     /// sends the bytes to the serial console.
     pub input: Vec<(String, Vec<u8>)>,
+    /// With `echo`, also print the kernel log (from the control port) at
+    /// the end; `false` leaves it to the caller (`Outcome::log`).
+    pub echo_log: bool,
 }
 
 impl Machine {
     pub fn new(kernel: PathBuf, cores: u32, nodes: u32) -> Self {
-        Machine { cores, nodes, mem_mib: 512 * nodes, kernel, append: String::new(), timeout: None, initrd: None, quiet: false, input: Vec::new() }
+        Machine { cores, nodes, mem_mib: 512 * nodes, kernel, append: String::new(), timeout: None, initrd: None, quiet: false, input: Vec::new(), echo_log: true }
     }
 
     fn args(&self, control: &Path) -> Result<Vec<String>, String> {
@@ -93,6 +96,8 @@ pub struct Outcome {
     pub status: i32,
     /// Everything the console printed (when captured).
     pub output: String,
+    /// The kernel log from the control port (with `quiet`).
+    pub log: String,
     pub elapsed: Duration,
 }
 
@@ -137,7 +142,7 @@ pub fn run(m: &Machine, capture: bool, echo: bool) -> Outcome {
         Ok(a) => a,
         Err(e) => {
             eprintln!("xtask: {e}");
-            return Outcome { status: 2, output: String::new(), elapsed: start.elapsed() };
+            return Outcome { status: 2, output: String::new(), log: String::new(), elapsed: start.elapsed() };
         }
     };
     let mut cmd = Command::new("qemu-system-x86_64");
@@ -150,7 +155,7 @@ pub fn run(m: &Machine, capture: bool, echo: bool) -> Outcome {
         Ok(c) => c,
         Err(e) => {
             eprintln!("xtask: cannot start qemu-system-x86_64: {e}");
-            return Outcome { status: STATUS_QEMU_FAILED, output: String::new(), elapsed: start.elapsed() };
+            return Outcome { status: STATUS_QEMU_FAILED, output: String::new(), log: String::new(), elapsed: start.elapsed() };
         }
     };
     // Output so far, for the typist.
@@ -244,7 +249,7 @@ pub fn run(m: &Machine, capture: bool, echo: bool) -> Outcome {
     let _ = std::fs::remove_file(&control);
     // The kernel log, when it went to the control port (--quiet).
     let log: String = ctl.lines().filter_map(|l| l.strip_prefix("log ")).map(|l| format!("{l}\n")).collect();
-    if !log.is_empty() && echo {
+    if !log.is_empty() && echo && m.echo_log {
         eprint!("{log}");
     }
     let status = if timed_out {
@@ -253,7 +258,7 @@ pub fn run(m: &Machine, capture: bool, echo: bool) -> Outcome {
     } else {
         status_from(exit, &ctl)
     };
-    Outcome { status, output, elapsed: start.elapsed() }
+    Outcome { status, output, log, elapsed: start.elapsed() }
 }
 
 static CONTROL_SEQ: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);

@@ -156,6 +156,18 @@ pub fn run_all(args: &[String]) -> i32 {
             }
         );
     }
+    if !host_only && only.as_ref().is_none_or(|o| "fuzz".contains(o.as_str())) {
+        // The system-call fuzzer: 200,000 calls from 4 processes x 2 threads
+        // on 4 cores / 2 nodes, a fixed seed; it fails on a panic, a hang,
+        // memory not coming back or replicas that differ.
+        eprintln!("\n==> system-call fuzzer (200,000 calls, 4 cores / 2 nodes)");
+        let args: Vec<String> = ["--seed", "2", "--calls", "200000", "--cores", "4", "--nodes", "2"].iter().map(|s| s.to_string()).collect();
+        if crate::fuzz::run(&args) == 0 {
+            passed += 1;
+        } else {
+            failed_steps.push("fuzz");
+        }
+    }
     if !host_only && only.is_none() {
         // The NrOS-vs-Linux benchmark harness, once with tiny durations, so
         // that it cannot rot (downloads Debian's kernel once, cached).
@@ -376,6 +388,10 @@ fn user_cases() -> Result<Vec<UserCase>, String> {
     prog("shm", "tests/programs/shm.c", &[Musl, Glibc], &[], Expect::Host)?;
     prog("unmapped", "tests/programs/unmapped.c", &[Musl], &[], Expect::Host)?;
     prog("kernelmem", "tests/programs/kernelmem.c", &[Musl], &[], Expect::Host)?;
+    // Regression tests for bugs the fuzzer found (tests/fuzz/repro).
+    for bug in ["tkill_group", "chmod_empty_path", "write_huge_len", "sigchld_missing"] {
+        prog(bug, &format!("tests/fuzz/repro/{bug}.c"), &[Musl], &[], Expect::Host)?;
+    }
     prog("cowmem", "tests/nros/cowmem.c", &[Musl], &[], Expect::Guest(0, check_cowmem))?;
     prog("exhaust", "tests/nros/exhaust.c", &[Musl], &[], Expect::Guest(0, check_exhaust))?;
     let sh = |name: &str, script: &str| UserCase {
