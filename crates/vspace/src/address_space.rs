@@ -799,7 +799,8 @@ impl<M: FrameMemory> AddressSpace<M> {
     /// `madvise(MADV_DONTNEED)`: drop the frames backing
     /// `[start, start + len)` while keeping the VMAs, so the pages read back
     /// as zeros (or file content) on next touch. Returns the released frames
-    /// (in address order); `EINVAL` for an unaligned start. Holes in the
+    /// (in address order); `EINVAL` for an unaligned start or a range beyond
+    /// the layout end. Holes in the
     /// range are skipped (Linux reports `ENOMEM` for them after doing the
     /// rest; here the frames are what matters, so the call succeeds).
     pub fn discard(&mut self, start: u64, len: u64) -> KResult<Vec<u64>> {
@@ -807,6 +808,11 @@ impl<M: FrameMemory> AddressSpace<M> {
             return Err(Errno::EINVAL);
         }
         let end = start.checked_add(len).and_then(page_up).ok_or(Errno::EINVAL)?;
+        // Like Linux: a range reaching past the user address space is
+        // invalid (and must not discard everything above `start`).
+        if end > self.layout.end {
+            return Err(Errno::EINVAL);
+        }
         let mut frames = Vec::new();
         self.pt.unmap_range(start, end, |_, pa, _| frames.push(pa));
         Ok(frames)

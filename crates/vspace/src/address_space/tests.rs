@@ -796,3 +796,14 @@ fn fork_shares_shared_mappings_writable() {
         sp.check_invariants().unwrap();
     }
 }
+
+#[test]
+fn discard_beyond_the_layout_is_einval() {
+    let mut a = aspace();
+    let (addr, _) = a.map(MapAt::Fixed(A), 2 * P, RW, VmaKind::Anon).unwrap();
+    fill(&mut a, addr, addr + 2 * P, 0);
+    // Found by the fuzzer: madvise(addr, 1 << 63, MADV_DONTNEED).
+    assert_eq!(a.discard(addr, 1 << 63), Err(Errno::EINVAL));
+    assert_eq!(a.resident_pages().count(), 2);
+    assert_eq!(a.discard(addr, P), Ok(vec![frame(0)]));
+}
