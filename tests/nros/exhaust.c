@@ -18,15 +18,7 @@
 static int failures;
 #define CHECK(c) do { if (!(c)) { printf("CHECK FAILED line %d: %s\n", __LINE__, #c); failures++; } } while (0)
 
-static long memfree(void) {
-    FILE *f = fopen("/proc/meminfo", "r");
-    char line[128];
-    long kb = -1;
-    while (f && fgets(line, sizeof line, f))
-        if (sscanf(line, "MemFree: %ld kB", &kb) == 1) break;
-    if (f) fclose(f);
-    return kb;
-}
+#include "meminfo.h"
 
 static int run_child(int (*fn)(void)) {
     fflush(stdout);

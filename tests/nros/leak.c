@@ -8,15 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static long memfree(void) {
-    FILE *f = fopen("/proc/meminfo", "r");
-    char line[128];
-    long kb = -1;
-    while (f && fgets(line, sizeof line, f))
-        if (sscanf(line, "MemFree: %ld kB", &kb) == 1) break;
-    if (f) fclose(f);
-    return kb;
-}
+#include "meminfo.h"
 
 static void *nothing(void *a) { return a; }
 
