@@ -408,11 +408,6 @@ pub enum ReadOp {
     Proc { pid: Pid },
     /// Hash of the whole state ([`Resp::Val`]).
     Hash,
-    /// Every resident page `(va, frame)` of a process ([`Resp::Pages`]).
-    ResidentPages { pid: Pid },
-    /// References to a data frame from all address spaces ([`Resp::Val`];
-    /// 0 if no address space maps it).
-    FrameRefs { frame: u64 },
     /// Signals pending for thread `tid` of process `pid`: the process's and
     /// the thread's own ([`Resp::Val`]).
     Pending { pid: Pid, tid: Pid },
@@ -1622,15 +1617,6 @@ impl<M: FrameMemory + Clone> KernelState<M> {
                     .flat_map(|p| p.placement.iter().map(move |(t, pl)| (p.pid, *t, *pl)))
                     .collect(),
             )),
-            R::FrameRefs { frame } => {
-                let mapped = self.procs.values().filter_map(|p| p.vm.as_ref()).any(|vm| {
-                    vm.resident_pages().any(|(_, f)| f == frame)
-                });
-                Ok(Resp::Val(match self.shared.get(&frame) {
-                    Some(extra) => u64::from(*extra) + 1,
-                    None => u64::from(mapped),
-                }))
-            }
             R::Root { pid } => Ok(Resp::Val(self.vm(pid)?.root())),
             R::Proc { pid } => {
                 let p = self.procs.get(&pid).ok_or(Errno::ESRCH)?;
@@ -1644,7 +1630,6 @@ impl<M: FrameMemory + Clone> KernelState<M> {
                 }))
             }
             R::Hash => Ok(Resp::Val(self.state_hash())),
-            R::ResidentPages { pid } => Ok(Resp::Pages(self.vm(pid)?.resident_pages().collect())),
             R::Pending { pid, tid } => match self.proc(pid)? {
                 p if p.exiting => Err(Errno::ESRCH),
                 p => Ok(Resp::Val(p.pending | p.thread_pending.get(&tid).copied().unwrap_or(0))),
