@@ -269,7 +269,8 @@ pub fn tlb_shootdown(pid: Pid) {
 /// Resolve a write fault on a copy-on-write page of `pid` at `va` whose
 /// leaf shares `frame`: copy it into a fresh frame if another address space
 /// still maps it (`shared`), else take it over in place. The caller retries
-/// the access either way.
+/// the access either way; `EAGAIN`: a fork of `pid` is still flushing TLBs,
+/// retry without counting it as a failed attempt.
 pub fn resolve_cow(pid: Pid, va: u64, frame_pa: u64, shared: bool) -> KResult<()> {
     let page = va & !(PAGE_SIZE - 1);
     let copy = if shared {
@@ -292,6 +293,7 @@ pub fn resolve_cow(pid: Pid, va: u64, frame_pa: u64, shared: bool) -> KResult<()
             tlb_shootdown(pid);
             Ok(())
         }
+        Ok(Resp::Cow(kstate::CowOutcome::Busy)) => Err(Errno::EAGAIN),
         // Now writable (stale read-only TLB entries elsewhere only cause a
         // spurious fault), or changed meanwhile: retry.
         Ok(Resp::Cow(_)) => {
@@ -331,6 +333,9 @@ pub fn fork(t: &Thread, stack: u64, child_tid: Option<(u64, bool, bool)>) -> KRe
     // The parent's pages are read-only now: no core may keep writing
     // through a cached writable translation to a shared frame.
     tlb_shootdown(t.pid);
+    // Only now may the parent's copy-on-write faults copy shared frames
+    // (before, a copy could miss a write through a stale translation).
+    let _ = state::execute_mut(WriteOp::ForkDone { pid: t.pid });
     let mut ctx = t.ctx.clone();
     ctx.rax = 0;
     if stack != 0 {
@@ -583,7 +588,8 @@ fn handle_page_fault(pid: Pid, addr: u64, error_code: u64) -> KResult<bool> {
         _ => return Ok(false),
     };
     match r {
-        Ok(()) => Ok(true),
+        // EAGAIN: a fork is flushing TLBs; the access faults again shortly.
+        Ok(()) | Err(Errno::EAGAIN) => Ok(true),
         Err(Errno::ENOMEM) => Err(Errno::ENOMEM),
         Err(_) => Ok(false),
     }

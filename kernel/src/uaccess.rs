@@ -21,7 +21,9 @@ pub fn page_frame(pid: Pid, va: u64, write: bool) -> KResult<u64> {
     if va >= 0x0000_8000_0000_0000 {
         return Err(Errno::EFAULT);
     }
-    for _ in 0..4 {
+    let mut tries = 0;
+    while tries < 4 {
+        tries += 1;
         if let Ok(Resp::Translation(Some((pa, f)))) = state::execute(ReadOp::Translate { pid, va }) {
             if f.present && f.user && (!write || f.writable) {
                 // `translate` keeps the page offset; callers want the frame.
@@ -31,7 +33,16 @@ pub fn page_frame(pid: Pid, va: u64, write: bool) -> KResult<u64> {
         let access = Access { write, exec: false, user: true };
         match state::execute(ReadOp::Fault { pid, va, access }) {
             Ok(Resp::Fault(FaultDecision::NeedsFrame { file, .. })) => process::populate_page(pid, va, file)?,
-            Ok(Resp::CowFault { frame, shared }) => process::resolve_cow(pid, va, frame, shared)?,
+            Ok(Resp::CowFault { frame, shared }) => match process::resolve_cow(pid, va, frame, shared) {
+                // A fork of `pid` is flushing TLBs (system calls run with
+                // interrupts off: serve its flush request while waiting).
+                Err(Errno::EAGAIN) => {
+                    crate::arch::smp::service_mailbox();
+                    core::hint::spin_loop();
+                    tries -= 1;
+                }
+                r => r?,
+            },
             Ok(Resp::Fault(FaultDecision::Spurious)) => {}
             _ => return Err(Errno::EFAULT),
         }

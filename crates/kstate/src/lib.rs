@@ -163,6 +163,12 @@ pub struct Process<M: FrameMemory> {
     /// Signals sent to one thread (`tgkill`/`tkill`), by thread id; only
     /// that thread takes them.
     pub thread_pending: BTreeMap<Pid, u64>,
+    /// Forks of this process whose TLB flush has not finished
+    /// ([`WriteOp::Fork`] counts up, [`WriteOp::ForkDone`] down). Until
+    /// then another of its threads may still write a now-shared frame
+    /// through a stale writable translation, so copy-on-write faults of
+    /// this process wait ([`CowOutcome::Busy`]).
+    pub forks_in_flight: u32,
 }
 
 /// Which core a thread runs on and which cores it may run on.
@@ -335,6 +341,9 @@ pub enum WriteOp {
     /// ([`Resp::Pid`]). The parent's leaves become read-only: the caller
     /// flushes the TLBs of the cores running the parent.
     Fork { parent: Pid },
+    /// The TLB flush after a [`WriteOp::Fork`] of `pid` finished: no core
+    /// writes the shared frames any more, copy-on-write copies may be taken.
+    ForkDone { pid: Pid },
     /// Resolve a copy-on-write fault at `va` whose leaf shared frame `old`:
     /// with `new = Some(copy)` (the caller allocated it and copied `old`
     /// into it) the page gets the copy if `old` is still shared, or keeps
@@ -499,6 +508,10 @@ pub enum CowOutcome {
     /// needed but none was given): retry the access. The caller frees its
     /// copy, if any.
     Retry,
+    /// A fork of the process is still flushing TLBs (see
+    /// [`Process::forks_in_flight`]): nothing changed, retry shortly. The
+    /// caller frees its copy, if any (it may miss a write still in flight).
+    Busy,
 }
 
 /// Length of a `linux_dirent64` record for a name of `len` bytes.
@@ -588,6 +601,7 @@ impl<M: FrameMemory + Clone> KernelState<M> {
             h.u64(p.pending);
             h.u64(u64::from(p.threads));
             h.u64(u64::from(p.exiting));
+            h.u64(u64::from(p.forks_in_flight));
             for (tid, s) in &p.thread_pending {
                 h.u64(u64::from(*tid));
                 h.u64(*s);
@@ -852,7 +866,7 @@ impl<M: FrameMemory + Clone> KernelState<M> {
                 self.fs.pin(cwd);
                 self.procs.insert(pid, Process {
                     pid, ppid: parent, pgid, sid, cwd, umask,
-                    fds: BTreeMap::new(), vm: Some(vm), exe, exit_status: None, pending: 0, threads: 1, exiting: false, placement: BTreeMap::new(), thread_pending: BTreeMap::new(),
+                    fds: BTreeMap::new(), vm: Some(vm), exe, exit_status: None, pending: 0, threads: 1, exiting: false, placement: BTreeMap::new(), thread_pending: BTreeMap::new(), forks_in_flight: 0,
                 });
                 Ok(Resp::Pid(pid))
             }
@@ -1215,6 +1229,9 @@ impl<M: FrameMemory + Clone> KernelState<M> {
                 Ok(Resp::Unit)
             }
             W::Cow { pid, va, old, new } => {
+                if self.proc(pid)?.forks_in_flight > 0 {
+                    return Ok(Resp::Cow(CowOutcome::Busy));
+                }
                 let vm = self.vm_mut(pid)?;
                 if vm.cow_frame(va) != Some(old) {
                     return Ok(Resp::Cow(CowOutcome::Retry));
@@ -1273,7 +1290,8 @@ impl<M: FrameMemory + Clone> KernelState<M> {
                 if let Some(k) = &self.kernel_entries {
                     vm.set_kernel_entries(k);
                 }
-                let p = self.proc(parent)?;
+                let p = self.proc_mut(parent)?;
+                p.forks_in_flight += 1;
                 let (cwd, umask, pgid, sid, exe, fds) =
                     (p.cwd, p.umask, p.pgid, p.sid, p.exe.clone(), p.fds.clone());
                 let pid = self.next_pid;
@@ -1285,9 +1303,14 @@ impl<M: FrameMemory + Clone> KernelState<M> {
                 }
                 self.fs.pin(cwd);
                 self.procs.insert(pid, Process {
-                    pid, ppid: parent, pgid, sid, cwd, umask, fds, vm: Some(vm), exe, exit_status: None, pending: 0, threads: 1, exiting: false, placement: BTreeMap::new(), thread_pending: BTreeMap::new(),
+                    pid, ppid: parent, pgid, sid, cwd, umask, fds, vm: Some(vm), exe, exit_status: None, pending: 0, threads: 1, exiting: false, placement: BTreeMap::new(), thread_pending: BTreeMap::new(), forks_in_flight: 0,
                 });
                 Ok(Resp::Pid(pid))
+            }
+            W::ForkDone { pid } => {
+                let p = self.proc_mut(pid)?;
+                p.forks_in_flight = p.forks_in_flight.saturating_sub(1);
+                Ok(Resp::Unit)
             }
             W::Wait { parent, target } => {
                 let pgid = self.proc(parent)?.pgid;

@@ -46,6 +46,10 @@ impl Ledger {
     fn run(&mut self, op: WriteOp) -> KResult<Resp> {
         self.ops += 1;
         let r = self.nr.execute_mut(op.clone(), self.tok);
+        if let (WriteOp::Fork { parent }, Ok(_)) = (&op, &r) {
+            // As the kernel does once the parent's TLBs are flushed.
+            as_unit(self.nr.execute_mut(WriteOp::ForkDone { pid: *parent }, self.tok));
+        }
         match (&op, &r) {
             (WriteOp::Populate { pages, .. }, Ok(Resp::Populated(v))) => {
                 assert_eq!(pages.len(), v.len());
@@ -269,6 +273,34 @@ impl Ledger {
             *self.by_op.entry("CowInPlace".into()).or_default() += 1;
         }
     }
+}
+
+/// Until the fork's TLB flush is done (`ForkDone`), copy-on-write faults of
+/// the parent wait: another of its threads may still write the shared frame
+/// through a stale writable translation, and a copy taken now would miss it.
+#[test]
+fn cow_waits_for_the_forks_tlb_flush() {
+    let mut l = Ledger::new();
+    let parent = l.pid();
+    let (a, _) = l.mmap(parent, MapAt::Any, PAGE, 3, VmaKind::Anon).unwrap();
+    assert!(l.populate(parent, &[(a, 0x900_0000)]).iter().all(|r| *r == Ok(Populated::Installed)));
+    // Two forks in flight (the Ledger's own `run` would finish them).
+    let c1 = as_pid(l.nr.execute_mut(WriteOp::Fork { parent }, l.tok));
+    let c2 = as_pid(l.nr.execute_mut(WriteOp::Fork { parent }, l.tok));
+    let write = Access { write: true, exec: false, user: true };
+    assert!(matches!(l.run_read(ReadOp::Fault { pid: parent, va: a, access: write }), Ok(Resp::CowFault { shared: true, .. })));
+    for _ in 0..2 {
+        assert!(matches!(l.run(WriteOp::Cow { pid: parent, va: a, old: 0x900_0000, new: Some(0xA00_0000 + l.ops as u64 * PAGE) }), Ok(Resp::Cow(CowOutcome::Busy))));
+        l.nr.with_data(0, |d| assert_eq!(d.extra_refs(0x900_0000), 2, "nothing changed"));
+        as_unit(l.nr.execute_mut(WriteOp::ForkDone { pid: parent }, l.tok));
+    }
+    // The children were never blocked; now the parent is not either.
+    assert!(matches!(l.run(WriteOp::Cow { pid: c1, va: a, old: 0x900_0000, new: Some(0xB00_0000) }), Ok(Resp::Cow(CowOutcome::Copied))));
+    assert!(matches!(l.run(WriteOp::Cow { pid: parent, va: a, old: 0x900_0000, new: Some(0xB00_1000) }), Ok(Resp::Cow(CowOutcome::Copied))));
+    assert!(matches!(l.run_read(ReadOp::Fault { pid: c2, va: a, access: write }), Ok(Resp::CowFault { shared: false, .. })));
+    // A spurious extra ForkDone changes nothing.
+    as_unit(l.nr.execute_mut(WriteOp::ForkDone { pid: parent }, l.tok));
+    assert!(matches!(l.run(WriteOp::Cow { pid: c2, va: a, old: 0x900_0000, new: None }), Ok(Resp::Cow(CowOutcome::InPlace))));
 }
 
 /// fork shares every frame; writes on both sides copy or take over; each

@@ -407,6 +407,8 @@ impl Gen {
             900..=929 if self.lifecycle => {
                 if self.pids.len() < 3 && self.rng.chance(50) {
                     WriteOp::Fork { parent: pid }
+                } else if self.rng.chance(30) {
+                    WriteOp::ForkDone { pid }
                 } else if self.pids.len() < 3 {
                     WriteOp::Spawn { parent: self.pids[0], exe: b"/bin/child".to_vec() }
                 } else {
