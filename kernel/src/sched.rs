@@ -430,6 +430,11 @@ pub fn run_core() -> ! {
             Some(t) => match {
                 set_current(t.pid);
                 let r = process::run_slice(t);
+                // Never keep a user root (and the TLB entries cached through
+                // it) while not counted as running its process: shootdowns
+                // skip this core from now on, and loading the same root
+                // again later would not flush them.
+                crate::arch::paging::load_root(0);
                 set_current(0);
                 r
             } {
