@@ -197,6 +197,8 @@ fn frames_free(frames: Vec<u64>) {
     for r in 0..state::replicas() {
         state::sync(r);
     }
+    // A kernel copy that translated to one of them before has finished.
+    crate::uaccess::quiesce();
     for f in frames {
         mem::free_frame(f);
     }
@@ -264,6 +266,8 @@ pub fn tlb_shootdown(pid: Pid) {
     }
     crate::arch::flush_tlb();
     crate::sched::shootdown(pid, &crate::arch::flush_tlb);
+    // Kernel copies through the direct map that translated before.
+    crate::uaccess::quiesce();
 }
 
 /// Resolve a write fault on a copy-on-write page of `pid` at `va` whose

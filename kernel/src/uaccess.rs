@@ -7,6 +7,8 @@
 //! in the kernel: it yields `EFAULT`.
 
 use crate::arch::paging::{frame, PAGE_SIZE};
+use crate::arch::percpu::{self, MAX_CORES};
+use core::sync::atomic::{AtomicU64, Ordering};
 use crate::{process, state};
 use abi::errno::{Errno, KResult};
 use alloc::vec::Vec;
@@ -15,8 +17,83 @@ use kstate::{Access, FaultDecision, Pid, ReadOp, Resp};
 /// Longest path accepted (`PATH_MAX`).
 pub const PATH_MAX: usize = 4096;
 
+/// Per core: odd while it copies to or from a user frame it translated
+/// (see [`Window`]).
+static ACCESS_SEQ: [AtomicU64; MAX_CORES] = [const { AtomicU64::new(0) }; MAX_CORES];
+
+/// A user page's frame is being accessed through the direct map on this
+/// core. The kernel holds no TLB entry for it, so a TLB shootdown cannot
+/// stop such an access: whoever unmaps, frees or write-protects user frames
+/// waits in [`quiesce`] for the windows open at that moment instead. A window
+/// covers one translation and the copy that uses it, nothing that waits.
+struct Window(usize);
+
+impl Window {
+    fn open() -> Window {
+        let me = percpu::current().core_id();
+        let s = ACCESS_SEQ[me].fetch_add(1, Ordering::SeqCst);
+        debug_assert!(s & 1 == 0, "nested user access window");
+        Window(me)
+    }
+}
+
+impl Drop for Window {
+    fn drop(&mut self) {
+        ACCESS_SEQ[self.0].fetch_add(1, Ordering::Release);
+    }
+}
+
+/// Wait until every other core has left the user access window it is in,
+/// if any. Called after a change of translations is complete (applied by
+/// an operation, TLBs flushed) and before the frames it released are
+/// reused or a copy-on-write copy of them is allowed: an access that
+/// translated before the change has finished, one that starts now sees
+/// the change.
+pub fn quiesce() {
+    core::sync::atomic::fence(Ordering::SeqCst);
+    let me = percpu::current().core_id();
+    for (c, seq) in ACCESS_SEQ.iter().enumerate().take(crate::topology().cores.len()) {
+        let s = seq.load(Ordering::SeqCst);
+        if c == me || s & 1 == 0 {
+            continue;
+        }
+        while seq.load(Ordering::Acquire) == s {
+            // System calls run with interrupts off: serve flush requests.
+            crate::arch::smp::service_mailbox();
+            core::hint::spin_loop();
+        }
+    }
+}
+
+/// The frame of the page of `va` if the local replica maps it with the
+/// rights for `write`.
+fn translate(pid: Pid, va: u64, write: bool) -> Option<u64> {
+    match state::execute(ReadOp::Translate { pid, va }) {
+        // `translate` keeps the page offset; callers want the frame.
+        Ok(Resp::Translation(Some((pa, f)))) if f.present && f.user && (!write || f.writable) => Some(pa & !(PAGE_SIZE - 1)),
+        _ => None,
+    }
+}
+
+/// Run `f` on the frame of the page of `va` (faulting it in for `write`
+/// or reading), inside a [`Window`].
+fn with_frame<R>(pid: Pid, va: u64, write: bool, f: impl FnOnce(u64) -> R) -> KResult<R> {
+    loop {
+        let w = Window::open();
+        if let Some(pa) = translate(pid, va, write) {
+            let r = f(pa);
+            drop(w);
+            return Ok(r);
+        }
+        drop(w);
+        page_frame(pid, va, write)?;
+    }
+}
+
 /// The frame backing the page of `va` with the rights for `write`,
-/// populating it if needed.
+/// populating it if needed. Only for checks and keys: the frame may be
+/// unmapped and reused as soon as this returns (accesses use
+/// [`with_frame`]).
 pub fn page_frame(pid: Pid, va: u64, write: bool) -> KResult<u64> {
     if va >= 0x0000_8000_0000_0000 {
         return Err(Errno::EFAULT);
@@ -24,11 +101,8 @@ pub fn page_frame(pid: Pid, va: u64, write: bool) -> KResult<u64> {
     let mut tries = 0;
     while tries < 4 {
         tries += 1;
-        if let Ok(Resp::Translation(Some((pa, f)))) = state::execute(ReadOp::Translate { pid, va }) {
-            if f.present && f.user && (!write || f.writable) {
-                // `translate` keeps the page offset; callers want the frame.
-                return Ok(pa & !(PAGE_SIZE - 1));
-            }
+        if let Some(pa) = translate(pid, va, write) {
+            return Ok(pa);
         }
         let access = Access { write, exec: false, user: true };
         match state::execute(ReadOp::Fault { pid, va, access }) {
@@ -58,8 +132,7 @@ fn for_each_page(pid: Pid, va: u64, len: usize, write: bool, mut f: impl FnMut(u
     while cur < end {
         let in_page = (cur % PAGE_SIZE) as usize;
         let n = ((PAGE_SIZE as usize) - in_page).min((end - cur) as usize);
-        let pa = page_frame(pid, cur, write)?;
-        f(pa, in_page, (cur - va) as usize, n);
+        with_frame(pid, cur, write, |pa| f(pa, in_page, (cur - va) as usize, n))?;
         cur += n as u64;
     }
     Ok(())
@@ -111,9 +184,8 @@ pub fn read_cstr(pid: Pid, va: u64, max: usize) -> KResult<Vec<u8>> {
     loop {
         let in_page = (cur % PAGE_SIZE) as usize;
         let n = PAGE_SIZE as usize - in_page;
-        let pa = page_frame(pid, cur, false)?;
         let mut buf = alloc::vec![0u8; n];
-        frame::read(pa, in_page, &mut buf);
+        with_frame(pid, cur, false, |pa| frame::read(pa, in_page, &mut buf))?;
         if let Some(z) = buf.iter().position(|&b| b == 0) {
             out.extend_from_slice(&buf[..z]);
             if out.len() > max {
