@@ -796,10 +796,20 @@ fn restart(t: &mut Thread, nr: u64) {
 /// not blocked; false if the process must die.
 fn fault_handler(t: &mut Thread, sig: i32, code: i32, addr: u64) -> bool {
     let act = t.sigactions.get(sig);
-    if act.handler <= 1 || t.sigmask & (1u64 << (sig - 1)) != 0 {
+    if act.handler <= 1 {
         return false;
     }
-    crate::signal::deliver(t, sig, code, addr).is_ok()
+    if t.sigmask & (1u64 << (sig - 1)) != 0 {
+        log::info!("pid {} tid {}: signal {} is blocked: fatal", t.pid, t.tid, sig);
+        return false;
+    }
+    match crate::signal::deliver(t, sig, code, addr) {
+        Ok(()) => true,
+        Err(e) => {
+            log::info!("pid {} tid {}: no room for the signal {} frame below rsp {:#x} ({:?}): fatal", t.pid, t.tid, sig, t.ctx.rsp, e);
+            false
+        }
+    }
 }
 
 /// Tear down a process that ended with wait status `status`: stop its
