@@ -199,6 +199,7 @@ typedef struct ctx {
     char *buf;     /* 2 RW pages, PROT_NONE, PROT_READ, PROT_NONE */
     char *scratch; /* SCRATCH_PAGES pages with a PROT_NONE guard page on each side */
     char *alt;     /* sigaltstack area */
+    char *nalt;    /* sigaltstack area of nested threads (two threads must never share one) */
     char *nstack;  /* stack of nested threads (no mmap by libc while fuzzing) */
     struct { char *a; unsigned long len; } owned[8];
     int nowned;
@@ -1970,8 +1971,13 @@ static void *nested_main(void *arg)
     int saved = c->slot->tid;
     c->slot->tid = (int)raw0(SYS_gettid);
     t_ctx = c;
+    /* The creator (blocked in pthread_join, but still taking signals) may
+     * run handlers on c->alt: this thread gets an area of its own. */
+    char *alt = c->alt;
+    c->alt = c->nalt;
     int n = 1 + R(20);
     for (int i = 0; i < n; i++) do_random_call(c);
+    c->alt = alt;
     c->slot->tid = saved;
     return 0;
 }
@@ -2215,6 +2221,7 @@ static void worker_main(int w, long calls_per_thread)
         c->scratch = s + PG;
         mprotect(c->scratch, SCRATCH_PAGES * PG, PROT_READ | PROT_WRITE);
         c->alt = map_or_die(65536, PROT_READ | PROT_WRITE);
+        c->nalt = map_or_die(65536, PROT_READ | PROT_WRITE);
         c->nstack = map_or_die(256 * 1024, PROT_READ | PROT_WRITE);
     }
     /* the kicker: a process that signals us when the watchdog asks */
