@@ -53,6 +53,11 @@ pub struct Thread {
     /// The system call this thread will re-execute when it runs (it
     /// blocked), if any.
     pub restarting: Option<u64>,
+    /// `(number, address of its syscall instruction)` of the system call
+    /// that blocked and will be re-executed: only that re-execution may use
+    /// the per-call state above and below (deadlines, `woken_by`); any
+    /// other system call starts with it cleared.
+    pub resume_at: Option<(u64, u64)>,
     /// Mask to restore after a handler interrupted `rt_sigsuspend`.
     pub saved_mask: Option<u64>,
     /// Thread id (equal to `pid` for a process's first thread).
@@ -92,6 +97,7 @@ impl Thread {
             poll_deadline: None,
             altstack: crate::signal::AltStack { sp: 0, size: 0, disabled: true },
             restarting: None,
+            resume_at: None,
             saved_mask: None,
             tid: pid,
             root_node: usize::MAX,
@@ -669,8 +675,10 @@ fn check_signals(t: &mut Thread) -> Option<i32> {
             if act.flags & abi::flags::SA_RESTART == 0 || never {
                 t.ctx.rip += 2;
                 t.ctx.rax = (-(Errno::EINTR.0 as i64)) as u64;
+                t.resume_at = None;
                 t.sleep_deadline = None;
                 t.poll_deadline = None;
+                t.wait_deadline = None;
             } else {
                 t.restarting = Some(nr);
             }
@@ -710,7 +718,7 @@ pub fn run_slice(mut t: Box<Thread>) -> Slice {
         let status = match exit {
             Exit::Syscall => {
                 let nr = t.ctx.rax;
-                t.restarting = None;
+                begin_syscall(&mut t, nr);
                 match syscall::dispatch(&mut t) {
                     Next::Resume => continue,
                     Next::Exited(s) => {
@@ -790,6 +798,20 @@ fn restart(t: &mut Thread, nr: u64) {
     t.ctx.rax = nr;
     t.ctx.rip -= 2; // `syscall` is two bytes long
     t.restarting = Some(nr);
+    t.resume_at = Some((nr, t.ctx.rip));
+}
+
+/// Forget the state of an earlier system call (timeouts, the wake-up that
+/// ended a wait) unless this one re-executes the call that blocked.
+fn begin_syscall(t: &mut Thread, nr: u64) {
+    let resumed = t.resume_at.take() == Some((nr, t.ctx.rip.wrapping_sub(2)));
+    t.restarting = None;
+    if !resumed {
+        t.sleep_deadline = None;
+        t.poll_deadline = None;
+        t.wait_deadline = None;
+        t.woken_by = None;
+    }
 }
 
 /// Run the handler of a fault signal if one is installed and the signal is

@@ -395,7 +395,7 @@ fn user_cases() -> Result<Vec<UserCase>, String> {
     prog("unmapped", "tests/programs/unmapped.c", &[Musl], &[], Expect::Host)?;
     prog("kernelmem", "tests/programs/kernelmem.c", &[Musl], &[], Expect::Host)?;
     // Regression tests for bugs the fuzzer found (tests/fuzz/repro).
-    for bug in ["tkill_group", "chmod_empty_path", "write_huge_len", "sigchld_missing"] {
+    for bug in ["tkill_group", "chmod_empty_path", "write_huge_len", "sigchld_missing", "futex_stale_timeout"] {
         prog(bug, &format!("tests/fuzz/repro/{bug}.c"), &[Musl], &[], Expect::Host)?;
     }
     prog("cowmem", "tests/nros/cowmem.c", &[Musl], &[], Expect::Guest(0, check_cowmem))?;
