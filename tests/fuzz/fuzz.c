@@ -220,7 +220,7 @@ static int avoid(const char *bug)
             return 1;
     return 0;
 }
-static int g_avoid_hugelen, g_avoid_tkill0, g_avoid_execbig, g_avoid_madvhuge, g_avoid_nested;
+static int g_avoid_hugelen, g_avoid_tkill0, g_avoid_execbig, g_avoid_madvhuge;
 /* -only LIST: only these syscall numbers (and no valid sequences) */
 static long g_only[64];
 static int g_nonly;
@@ -1984,13 +1984,20 @@ static void *nested_main(void *arg)
 
 static void story_thread(ctx_t *c)
 {
-    if (c->nested || c->in_child || g_avoid_nested) return;
+    if (c->nested || c->in_child) return;
     pthread_t t;
     pthread_attr_t at;
     pthread_attr_init(&at);
     pthread_attr_setstack(&at, c->nstack, 256 * 1024);
     c->nested = 1;
-    if (pthread_create(&t, &at, nested_main, c) == 0) pthread_join(t, 0);
+    if (pthread_create(&t, &at, nested_main, c) == 0) {
+        /* The next nested thread reuses the stack: the join must succeed. */
+        int jr = pthread_join(t, 0);
+        if (jr != 0) {
+            errf("fuzz: KERNEL BUG: pthread_join of a nested thread failed: %s (pid %d)\n", strerror(jr), g_pid);
+            raw1(SYS_exit_group, 90);
+        }
+    }
     c->nested = 0;
     t_ctx = c;
     pthread_attr_destroy(&at);
@@ -2557,11 +2564,7 @@ int main(int argc, char **argv)
     g_avoid_tkill0 = avoid("tkill0"); /* tkill(0|-1, sig) = kill(0|-1, sig) */
     g_avoid_execbig = avoid("execbig"); /* exec reads the whole file / a Vec entry per page */
     g_avoid_madvhuge = avoid("madvhuge"); /* madvise(a, 1 << 63, DONTNEED) discards all above a */
-    /* open: a thread started on the stack a joined thread used before
-     * sometimes sees that thread's old stores instead of its creator's new
-     * ones (stale start argument, or a thread list that says it is alone,
-     * so musl's pthread_exit calls exit(0)) */
-    g_avoid_nested = avoid("nested");
+
     setvbuf(stdout, 0, _IOLBF, 0);
     g_seed = strtoull(argv[1], 0, 0);
     long calls = strtol(argv[2], 0, 0);

@@ -29,7 +29,7 @@ usage: cargo xtask fuzz [options]
   --workers W      worker processes (default: one per core)
   --threads T      threads per worker (default 2)
   --timeout SECS   QEMU timeout (default: 120 + calls/100)
-  --avoid LIST     steer around known kernel bugs (fuzz.c -a): hugelen,tkill0,execbig,madvhuge,nested
+  --avoid LIST     steer around known kernel bugs (fuzz.c -a): hugelen,tkill0,execbig,madvhuge
   --only LIST      only these syscall numbers (fuzz.c -only)
   --verbose        the fuzzer prints every call (to the console)
   --release        optimised kernel

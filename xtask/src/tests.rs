@@ -157,17 +157,13 @@ pub fn run_all(args: &[String]) -> i32 {
         );
     }
     if !host_only && only.as_ref().is_none_or(|o| "fuzz".contains(o.as_str())) {
-        // The system-call fuzzer: 30,000 calls from 4 processes x 2 threads
-        // on 4 cores / 2 nodes (release kernel), a fixed seed; it fails on a
-        // panic, a hang, memory not coming back or replicas that differ.
-        // Longer runs still find open bugs (README, "Fuzzing"); this one
-        // steers around `nested` and is kept short so that it does not fail
-        // at random on them.
-        eprintln!("\n==> system-call fuzzer (30,000 calls, 4 cores / 2 nodes)");
-        let args: Vec<String> = ["--seed", "2", "--calls", "30000", "--cores", "4", "--nodes", "2", "--release", "--avoid", "nested"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+        // The system-call fuzzer: 200,000 calls from 4 processes x 2
+        // threads on 4 cores / 2 nodes (release kernel), a fixed seed; it
+        // fails on a panic, a hang, memory not coming back or replicas
+        // that differ.
+        eprintln!("\n==> system-call fuzzer (200,000 calls, 4 cores / 2 nodes)");
+        let args: Vec<String> =
+            ["--seed", "2", "--calls", "200000", "--cores", "4", "--nodes", "2", "--release"].iter().map(|s| s.to_string()).collect();
         if crate::fuzz::run(&args) == 0 {
             passed += 1;
         } else {
