@@ -704,23 +704,35 @@ const GONE: i32 = -1;
 /// Run thread `t` on this core until it blocks, is preempted or its
 /// process ends.
 pub fn run_slice(mut t: Box<Thread>) -> Slice {
+    // The thread resumes right after a system call it made (see
+    // `user::enter`); false on the first entry of a slice.
+    let mut after_syscall = false;
     loop {
+        let rip = t.ctx.rip;
         if let Some(status) = check_signals(&mut t) {
             if status == GONE || !exit_process(&t, status) {
                 return Slice::Gone;
             }
             return Slice::Exited(t.pid, status);
         }
+        // A signal frame (or a restart) moved it elsewhere.
+        after_syscall &= t.ctx.rip == rip;
         if !load(&mut t) {
             return Slice::Exited(t.pid, abi::flags::SIGKILL);
         }
-        let exit = user::enter(&mut t.ctx);
+        let exit = user::enter(&mut t.ctx, after_syscall);
+        after_syscall = false;
         let status = match exit {
             Exit::Syscall => {
                 let nr = t.ctx.rax;
                 begin_syscall(&mut t, nr);
                 match syscall::dispatch(&mut t) {
-                    Next::Resume => continue,
+                    Next::Resume => {
+                        // rt_sigreturn and execve install a whole new
+                        // context: those return through iretq.
+                        after_syscall = !matches!(nr, abi::sysno::RT_SIGRETURN | abi::sysno::EXECVE | abi::sysno::EXECVEAT);
+                        continue;
+                    }
                     Next::Exited(s) => {
                         paging::load_root(0);
                         return Slice::Exited(t.pid, s);

@@ -14,7 +14,9 @@
 //! the user stack pointer on `syscall`, the kernel stack pointer of
 //! [`enter`]'s caller, and the current context.
 
+use super::percpu::MAX_CORES;
 use super::{cpu, percpu::sel};
+use core::sync::atomic::{AtomicU64, Ordering};
 
 const IA32_EFER: u32 = 0xC000_0080;
 const IA32_STAR: u32 = 0xC000_0081;
@@ -154,6 +156,41 @@ user_enter_asm:
     swapgs
     iretq
 
+    /* Like user_enter_asm, but returns with sysretq: only for a context
+       that resumes right after its `syscall` with rcx = rip and
+       r11 = rflags (what `syscall` leaves there, and what sysretq loads). */
+    .global user_sysret_asm
+user_sysret_asm:
+    push %rbx
+    push %rbp
+    push %r12
+    push %r13
+    push %r14
+    push %r15
+    mov %rsp, %gs:16
+    mov %rdi, %gs:24
+    fxrstor64 192(%rdi)
+    mov %rdi, %rsp
+    pop %r15
+    pop %r14
+    pop %r13
+    pop %r12
+    pop %r11
+    pop %r10
+    pop %r9
+    pop %r8
+    pop %rbp
+    pop %rdi
+    pop %rsi
+    pop %rdx
+    pop %rcx
+    pop %rbx
+    pop %rax
+    /* rsp -> vector, error code, rip, cs, rflags, rsp, ss */
+    mov 40(%rsp), %rsp
+    swapgs
+    sysretq
+
     .global syscall_entry_asm
 syscall_entry_asm:
     swapgs
@@ -217,6 +254,7 @@ user_exit_common:
 
 extern "C" {
     fn user_enter_asm(ctx: *mut UserContext) -> u64;
+    fn user_sysret_asm(ctx: *mut UserContext) -> u64;
     fn syscall_entry_asm();
 }
 
@@ -235,8 +273,19 @@ pub fn init_core() {
     }
 }
 
+/// The FS base and user GS base (KERNEL_GS_BASE while the kernel runs)
+/// last written on each core: user code cannot change either itself
+/// (FSGSBASE is off), so an unchanged value needs no `wrmsr`.
+static LOADED_FS: [AtomicU64; MAX_CORES] = [const { AtomicU64::new(u64::MAX) }; MAX_CORES];
+static LOADED_GS: [AtomicU64; MAX_CORES] = [const { AtomicU64::new(u64::MAX) }; MAX_CORES];
+
 /// Run `ctx` in user mode until it makes a system call or traps.
-pub fn enter(ctx: &mut UserContext) -> Exit {
+///
+/// `after_syscall`: the context resumes right after the `syscall` it made
+/// (no signal frame or other change of rip in between). Then the return
+/// uses `sysretq`, which is cheaper than `iretq` (much so under TCG), and
+/// rcx/r11 get rip/rflags as the system-call ABI says they do.
+pub fn enter(ctx: &mut UserContext, after_syscall: bool) -> Exit {
     // Never let a context smuggle in kernel selectors, IOPL or a disabled IF.
     ctx.cs = u64::from(sel::UCODE);
     ctx.ss = u64::from(sel::UDATA);
@@ -248,16 +297,34 @@ pub fn enter(ctx: &mut UserContext) -> Exit {
     }
     ctx.fs_base = if is_user_canonical(ctx.fs_base) { ctx.fs_base } else { 0 };
     ctx.gs_base = if is_user_canonical(ctx.gs_base) { ctx.gs_base } else { 0 };
+    let sysret = after_syscall && ctx.vector == SYSCALL_VECTOR && is_user_canonical(ctx.rip);
+    if sysret {
+        ctx.rcx = ctx.rip;
+        ctx.r11 = ctx.rflags;
+    }
     cpu::cli();
+    let core = super::percpu::current().core_id();
     // SAFETY: interrupts are off; the FS base and the user GS base (swapped in
     // by the `swapgs` on the way out) are canonical user addresses; `ctx` is
     // a valid context with user selectors, so `iretq` lands in ring 3 and the
     // next entry from ring 3 writes back into `ctx` (its address is kept at
-    // gs:24 until then) and returns here on this stack.
+    // gs:24 until then) and returns here on this stack. For `sysretq`, rcx
+    // holds a canonical user rip (so it cannot fault in ring 0) and r11 the
+    // sanitised rflags (IF set, IOPL 0); STAR selects the user selectors.
     let reason = unsafe {
-        cpu::wrmsr(IA32_FS_BASE, ctx.fs_base);
-        cpu::wrmsr(IA32_KERNEL_GS_BASE, ctx.gs_base);
-        user_enter_asm(ctx)
+        if LOADED_FS[core].load(Ordering::Relaxed) != ctx.fs_base {
+            cpu::wrmsr(IA32_FS_BASE, ctx.fs_base);
+            LOADED_FS[core].store(ctx.fs_base, Ordering::Relaxed);
+        }
+        if LOADED_GS[core].load(Ordering::Relaxed) != ctx.gs_base {
+            cpu::wrmsr(IA32_KERNEL_GS_BASE, ctx.gs_base);
+            LOADED_GS[core].store(ctx.gs_base, Ordering::Relaxed);
+        }
+        if sysret {
+            user_sysret_asm(ctx)
+        } else {
+            user_enter_asm(ctx)
+        }
     };
     if reason == 0 {
         return Exit::Syscall;
