@@ -283,6 +283,12 @@ pub fn tlb_shootdown(pid: Pid) {
 /// retry without counting it as a failed attempt.
 pub fn resolve_cow(pid: Pid, va: u64, frame_pa: u64, shared: bool) -> KResult<()> {
     let page = va & !(PAGE_SIZE - 1);
+    // No fork may be flushing TLBs while the copy is taken, nor begin
+    // before the copy is installed (the op checks the generation).
+    let gen = match state::execute(ReadOp::ForkGen { pid })? {
+        Resp::Val(g) => g,
+        _ => return Err(Errno::EFAULT),
+    };
     let copy = if shared {
         let f = alloc_user_frame()?;
         frame::copy(frame_pa, f);
@@ -290,7 +296,7 @@ pub fn resolve_cow(pid: Pid, va: u64, frame_pa: u64, shared: bool) -> KResult<()
     } else {
         None
     };
-    let r = state::execute_mut(WriteOp::Cow { pid, va: page, old: frame_pa, new: copy });
+    let r = state::execute_mut(WriteOp::Cow { pid, va: page, old: frame_pa, new: copy, gen });
     if !matches!(r, Ok(Resp::Cow(kstate::CowOutcome::Copied))) {
         if let Some(f) = copy {
             mem::free_frame(f);

@@ -169,6 +169,10 @@ pub struct Process<M: FrameMemory> {
     /// through a stale writable translation, so copy-on-write faults of
     /// this process wait ([`CowOutcome::Busy`]).
     pub forks_in_flight: u32,
+    /// Forks of this process so far. A copy-on-write copy taken while
+    /// no fork was in flight is valid only if no fork began since
+    /// ([`ReadOp::ForkGen`], the `gen` of [`WriteOp::Cow`]).
+    pub fork_gen: u64,
 }
 
 /// Which core a thread runs on and which cores it may run on.
@@ -349,7 +353,11 @@ pub enum WriteOp {
     /// into it) the page gets the copy if `old` is still shared, or keeps
     /// `old` if no other address space uses it any more; with `new = None`
     /// only the latter is possible. [`Resp::Cow`] says which happened.
-    Cow { pid: Pid, va: u64, old: u64, new: Option<u64> },
+    ///
+    /// `gen` is [`ReadOp::ForkGen`] read before the copy was taken: if a
+    /// fork began since, or one is in flight, nothing changes
+    /// ([`CowOutcome::Busy`]).
+    Cow { pid: Pid, va: u64, old: u64, new: Option<u64>, gen: u64 },
     /// `wait4`: reap a zombie child matching `target` (-1: any, > 0: that
     /// pid, 0: the caller's group, < -1: group -target) ([`Resp::Waited`]
     /// with `None` if matching children exist but none has exited; `ECHILD`
@@ -413,6 +421,10 @@ pub enum ReadOp {
     Fault { pid: Pid, va: u64, access: Access },
     /// Physical address of this replica's page-table root ([`Resp::Val`]).
     Root { pid: Pid },
+    /// The process's fork generation ([`Resp::Val`]) for a copy-on-write
+    /// copy about to be taken; `EAGAIN` while a fork is flushing TLBs (a
+    /// copy taken now could miss a store through a stale translation).
+    ForkGen { pid: Pid },
     /// [`Resp::Proc`].
     Proc { pid: Pid },
     /// Hash of the whole state ([`Resp::Val`]).
@@ -508,9 +520,10 @@ pub enum CowOutcome {
     /// needed but none was given): retry the access. The caller frees its
     /// copy, if any.
     Retry,
-    /// A fork of the process is still flushing TLBs (see
-    /// [`Process::forks_in_flight`]): nothing changed, retry shortly. The
-    /// caller frees its copy, if any (it may miss a write still in flight).
+    /// A fork of the process is still flushing TLBs, or one began after the
+    /// caller read [`ReadOp::ForkGen`] (see [`Process::forks_in_flight`]):
+    /// nothing changed, retry shortly. The caller frees its copy, if any
+    /// (it may miss a write made through a stale translation).
     Busy,
 }
 
@@ -602,6 +615,7 @@ impl<M: FrameMemory + Clone> KernelState<M> {
             h.u64(u64::from(p.threads));
             h.u64(u64::from(p.exiting));
             h.u64(u64::from(p.forks_in_flight));
+            h.u64(p.fork_gen);
             for (tid, s) in &p.thread_pending {
                 h.u64(u64::from(*tid));
                 h.u64(*s);
@@ -866,7 +880,7 @@ impl<M: FrameMemory + Clone> KernelState<M> {
                 self.fs.pin(cwd);
                 self.procs.insert(pid, Process {
                     pid, ppid: parent, pgid, sid, cwd, umask,
-                    fds: BTreeMap::new(), vm: Some(vm), exe, exit_status: None, pending: 0, threads: 1, exiting: false, placement: BTreeMap::new(), thread_pending: BTreeMap::new(), forks_in_flight: 0,
+                    fds: BTreeMap::new(), vm: Some(vm), exe, exit_status: None, pending: 0, threads: 1, exiting: false, placement: BTreeMap::new(), thread_pending: BTreeMap::new(), forks_in_flight: 0, fork_gen: 0,
                 });
                 Ok(Resp::Pid(pid))
             }
@@ -1228,8 +1242,9 @@ impl<M: FrameMemory + Clone> KernelState<M> {
                 self.vm_mut(pid)?.set_brk_start(addr)?;
                 Ok(Resp::Unit)
             }
-            W::Cow { pid, va, old, new } => {
-                if self.proc(pid)?.forks_in_flight > 0 {
+            W::Cow { pid, va, old, new, gen } => {
+                let p = self.proc(pid)?;
+                if p.forks_in_flight > 0 || p.fork_gen != gen {
                     return Ok(Resp::Cow(CowOutcome::Busy));
                 }
                 let vm = self.vm_mut(pid)?;
@@ -1292,6 +1307,7 @@ impl<M: FrameMemory + Clone> KernelState<M> {
                 }
                 let p = self.proc_mut(parent)?;
                 p.forks_in_flight += 1;
+                p.fork_gen += 1;
                 let (cwd, umask, pgid, sid, exe, fds) =
                     (p.cwd, p.umask, p.pgid, p.sid, p.exe.clone(), p.fds.clone());
                 let pid = self.next_pid;
@@ -1303,7 +1319,7 @@ impl<M: FrameMemory + Clone> KernelState<M> {
                 }
                 self.fs.pin(cwd);
                 self.procs.insert(pid, Process {
-                    pid, ppid: parent, pgid, sid, cwd, umask, fds, vm: Some(vm), exe, exit_status: None, pending: 0, threads: 1, exiting: false, placement: BTreeMap::new(), thread_pending: BTreeMap::new(), forks_in_flight: 0,
+                    pid, ppid: parent, pgid, sid, cwd, umask, fds, vm: Some(vm), exe, exit_status: None, pending: 0, threads: 1, exiting: false, placement: BTreeMap::new(), thread_pending: BTreeMap::new(), forks_in_flight: 0, fork_gen: 0,
                 });
                 Ok(Resp::Pid(pid))
             }
@@ -1641,6 +1657,14 @@ impl<M: FrameMemory + Clone> KernelState<M> {
                     .collect(),
             )),
             R::Root { pid } => Ok(Resp::Val(self.vm(pid)?.root())),
+            R::ForkGen { pid } => {
+                let p = self.proc(pid)?;
+                if p.forks_in_flight > 0 {
+                    Err(Errno::EAGAIN)
+                } else {
+                    Ok(Resp::Val(p.fork_gen))
+                }
+            }
             R::Proc { pid } => {
                 let p = self.procs.get(&pid).ok_or(Errno::ESRCH)?;
                 Ok(Resp::Proc(ProcInfo {

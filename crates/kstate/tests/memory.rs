@@ -225,6 +225,14 @@ impl Ledger {
         self.nr.execute(op, self.tok)
     }
 
+    /// The fork generation a copy-on-write copy of `pid` is taken under.
+    fn gen(&self, pid: u32) -> u64 {
+        match self.run_read(ReadOp::ForkGen { pid }) {
+            Ok(Resp::Val(g)) => g,
+            o => panic!("ForkGen of {pid}: {o:?}"),
+        }
+    }
+
     /// What the kernel does on a write fault to a copy-on-write page, for
     /// a random such page of a random process: copy if the frame is still
     /// shared, else take it over in place.
@@ -265,7 +273,8 @@ impl Ledger {
             self.ops += 1;
             0xF000_0000_0000 + seed * 0x1_0000_0000 + self.ops as u64 * PAGE
         });
-        let r = self.run(WriteOp::Cow { pid, va, old, new });
+        let gen = self.gen(pid);
+        let r = self.run(WriteOp::Cow { pid, va, old, new, gen });
         let expect = if shared { CowOutcome::Copied } else { CowOutcome::InPlace };
         assert!(matches!(r, Ok(Resp::Cow(o)) if o == expect), "{r:?}, expected {expect:?}");
         assert!(matches!(self.run_read(ReadOp::Fault { pid, va, access: write }), Ok(Resp::Fault(FaultDecision::Spurious))));
@@ -289,18 +298,26 @@ fn cow_waits_for_the_forks_tlb_flush() {
     let c2 = as_pid(l.nr.execute_mut(WriteOp::Fork { parent }, l.tok));
     let write = Access { write: true, exec: false, user: true };
     assert!(matches!(l.run_read(ReadOp::Fault { pid: parent, va: a, access: write }), Ok(Resp::CowFault { shared: true, .. })));
+    // No copy may be taken meanwhile: ForkGen says EAGAIN.
+    assert_eq!(l.run_read(ReadOp::ForkGen { pid: parent }).err(), Some(Errno::EAGAIN));
     for _ in 0..2 {
-        assert!(matches!(l.run(WriteOp::Cow { pid: parent, va: a, old: 0x900_0000, new: Some(0xA00_0000 + l.ops as u64 * PAGE) }), Ok(Resp::Cow(CowOutcome::Busy))));
+        assert!(matches!(l.run(WriteOp::Cow { pid: parent, va: a, old: 0x900_0000, new: Some(0xA00_0000 + l.ops as u64 * PAGE), gen: 2 }), Ok(Resp::Cow(CowOutcome::Busy))));
         l.nr.with_data(0, |d| assert_eq!(d.extra_refs(0x900_0000), 2, "nothing changed"));
         as_unit(l.nr.execute_mut(WriteOp::ForkDone { pid: parent }, l.tok));
     }
+    // A copy taken under generation 2 is refused once another fork began
+    // (it could miss a store made before that fork's flush).
+    let c3 = as_pid(l.run(WriteOp::Fork { parent }));
+    assert_eq!(l.gen(parent), 3);
+    assert!(matches!(l.run(WriteOp::Cow { pid: parent, va: a, old: 0x900_0000, new: Some(0xA10_0000), gen: 2 }), Ok(Resp::Cow(CowOutcome::Busy))));
+    as_frames(l.run(WriteOp::Exit { pid: c3, status: 0 }));
     // The children were never blocked; now the parent is not either.
-    assert!(matches!(l.run(WriteOp::Cow { pid: c1, va: a, old: 0x900_0000, new: Some(0xB00_0000) }), Ok(Resp::Cow(CowOutcome::Copied))));
-    assert!(matches!(l.run(WriteOp::Cow { pid: parent, va: a, old: 0x900_0000, new: Some(0xB00_1000) }), Ok(Resp::Cow(CowOutcome::Copied))));
+    assert!(matches!(l.run(WriteOp::Cow { pid: c1, va: a, old: 0x900_0000, new: Some(0xB00_0000), gen: l.gen(c1) }), Ok(Resp::Cow(CowOutcome::Copied))));
+    assert!(matches!(l.run(WriteOp::Cow { pid: parent, va: a, old: 0x900_0000, new: Some(0xB00_1000), gen: l.gen(parent) }), Ok(Resp::Cow(CowOutcome::Copied))));
     assert!(matches!(l.run_read(ReadOp::Fault { pid: c2, va: a, access: write }), Ok(Resp::CowFault { shared: false, .. })));
     // A spurious extra ForkDone changes nothing.
     as_unit(l.nr.execute_mut(WriteOp::ForkDone { pid: parent }, l.tok));
-    assert!(matches!(l.run(WriteOp::Cow { pid: c2, va: a, old: 0x900_0000, new: None }), Ok(Resp::Cow(CowOutcome::InPlace))));
+    assert!(matches!(l.run(WriteOp::Cow { pid: c2, va: a, old: 0x900_0000, new: None, gen: l.gen(c2) }), Ok(Resp::Cow(CowOutcome::InPlace))));
 }
 
 /// fork shares every frame; writes on both sides copy or take over; each
@@ -320,10 +337,10 @@ fn fork_copy_on_write_returns_frames_once() {
     // The child writes page 0: copy (three sharers).
     assert!(matches!(l.run_read(ReadOp::Fault { pid: child, va: a, access: write }), Ok(Resp::CowFault { frame: 0x700_0000, shared: true })));
     // Without a copy: retry.
-    assert!(matches!(l.run(WriteOp::Cow { pid: child, va: a, old: frames[0], new: None }), Ok(Resp::Cow(CowOutcome::Retry))));
-    assert!(matches!(l.run(WriteOp::Cow { pid: child, va: a, old: frames[0], new: Some(0x800_0000) }), Ok(Resp::Cow(CowOutcome::Copied))));
+    assert!(matches!(l.run(WriteOp::Cow { pid: child, va: a, old: frames[0], new: None, gen: l.gen(child) }), Ok(Resp::Cow(CowOutcome::Retry))));
+    assert!(matches!(l.run(WriteOp::Cow { pid: child, va: a, old: frames[0], new: Some(0x800_0000), gen: l.gen(child) }), Ok(Resp::Cow(CowOutcome::Copied))));
     // A stale second attempt (another thread raced): retry, copy refused.
-    assert!(matches!(l.run(WriteOp::Cow { pid: child, va: a, old: frames[0], new: Some(0x800_1000) }), Ok(Resp::Cow(CowOutcome::Retry))));
+    assert!(matches!(l.run(WriteOp::Cow { pid: child, va: a, old: frames[0], new: Some(0x800_1000), gen: l.gen(child) }), Ok(Resp::Cow(CowOutcome::Retry))));
     // Parent's page 0 is still shared with the grandchild.
     assert!(matches!(l.run_read(ReadOp::Fault { pid: parent, va: a, access: write }), Ok(Resp::CowFault { shared: true, .. })));
     // The grandchild exits: its references go, nothing is freed yet except nothing.
@@ -331,7 +348,7 @@ fn fork_copy_on_write_returns_frames_once() {
     assert!(rel.is_empty(), "{rel:x?}");
     // Now the parent is the only user of page 0: in place.
     assert!(matches!(l.run_read(ReadOp::Fault { pid: parent, va: a, access: write }), Ok(Resp::CowFault { shared: false, .. })));
-    assert!(matches!(l.run(WriteOp::Cow { pid: parent, va: a, old: frames[0], new: None }), Ok(Resp::Cow(CowOutcome::InPlace))));
+    assert!(matches!(l.run(WriteOp::Cow { pid: parent, va: a, old: frames[0], new: None, gen: l.gen(parent) }), Ok(Resp::Cow(CowOutcome::InPlace))));
     // munmap of a still-shared page frees nothing but unmaps a page.
     match l.run(WriteOp::Munmap { pid: parent, start: a + PAGE, len: PAGE }) {
         Ok(Resp::Frames(rel)) => assert_eq!((rel.free, rel.unmapped), (vec![], 1)),
