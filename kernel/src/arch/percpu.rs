@@ -40,8 +40,6 @@ struct Tss {
 pub struct Call {
     pub(super) func: *const (dyn Fn() + Sync),
     pub(super) done: AtomicBool,
-    /// APIC id of the core that posted the call (woken when it is done).
-    pub(super) poster: u32,
 }
 
 /// Everything one core keeps for itself.

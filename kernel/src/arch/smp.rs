@@ -66,26 +66,10 @@ fn post(target: usize, call: &percpu::Call) {
     apic::send_ipi(percpu::core(target).apic_id.load(Ordering::Relaxed), traps::VEC_CALL);
 }
 
-/// Spin iterations before a waiting core halts (until the target's
-/// wake-up IPI, or any interrupt).
-const SPINS_BEFORE_HALT: u32 = 256;
-
 fn wait(call: &percpu::Call) {
-    let mut spins = 0;
     while !call.done.load(Ordering::Acquire) {
         service_mailbox();
-        if spins < SPINS_BEFORE_HALT {
-            spins += 1;
-            core::hint::spin_loop();
-        } else if !call.done.load(Ordering::Acquire) {
-            // Under QEMU the target is a host thread that may not be
-            // running: halting gives it the host CPU instead of spinning.
-            // Interrupts are off here, so the target's wake-up IPI stays
-            // pending until `sti; hlt`, which takes it (no lost wake-up);
-            // a call posted to this core meanwhile is served by its IPI's
-            // handler.
-            cpu::idle_wait();
-        }
+        core::hint::spin_loop();
     }
 }
 
@@ -93,7 +77,7 @@ fn new_call(f: &(dyn Fn() + Sync)) -> percpu::Call {
     // SAFETY: only the lifetime is erased; every caller waits for the call
     // to be done before `f` goes out of scope.
     let func: &'static (dyn Fn() + Sync) = unsafe { core::mem::transmute(f) };
-    percpu::Call { func, done: AtomicBool::new(false), poster: percpu::current().apic_id.load(Ordering::Relaxed) }
+    percpu::Call { func, done: AtomicBool::new(false) }
 }
 
 /// Run `f` on core `target` (in its interrupt context) and wait for it to
@@ -118,10 +102,7 @@ pub fn service_mailbox() {
         let call = unsafe { &*p };
         // SAFETY: as above.
         unsafe { (*call.func)() };
-        // Read before `done`: the poster may drop the call right after.
-        let poster = call.poster;
         call.done.store(true, Ordering::Release);
-        apic::send_ipi(poster, traps::VEC_WAKE);
     }
 }
 
