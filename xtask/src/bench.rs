@@ -912,16 +912,9 @@ fn brief(o: &Outcome) -> String {
 
 /// `cargo xtask bench [options]`.
 pub fn run(args: &[String]) -> i32 {
-    let o = match parse(args) {
+    let o = match crate::options_or_usage("bench", USAGE, parse(args)) {
         Ok(o) => o,
-        Err(e) => {
-            if e.is_empty() {
-                println!("{USAGE}");
-                return 0;
-            }
-            eprintln!("xtask bench: {e}\n\n{USAGE}");
-            return 2;
-        }
+        Err(status) => return status,
     };
     let cfgs = configs(&o);
     if cfgs.is_empty() {

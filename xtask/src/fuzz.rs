@@ -124,16 +124,9 @@ fn fuzz_args(o: &Options, seed: u64) -> Vec<String> {
 }
 
 pub fn run(args: &[String]) -> i32 {
-    let o = match parse(args) {
+    let o = match crate::options_or_usage("fuzz", USAGE, parse(args)) {
         Ok(o) => o,
-        Err(e) => {
-            if e.is_empty() {
-                println!("{USAGE}");
-                return 0;
-            }
-            eprintln!("xtask fuzz: {e}\n\n{USAGE}");
-            return 2;
-        }
+        Err(status) => return status,
     };
     let bin = match programs::build("tests/fuzz/fuzz.c", Toolchain::Musl) {
         Ok(b) => b,

@@ -236,3 +236,18 @@ fn cmd_bench(args: &[String]) -> i32 {
         _ => bench::run(args),
     }
 }
+
+/// A subcommand's parsed options, or the exit status after printing its
+/// usage: `parse` gives an empty error for `--help` (status 0) and a
+/// message for bad options (status 2).
+pub fn options_or_usage<T>(cmd: &str, usage: &str, parsed: Result<T, String>) -> Result<T, i32> {
+    parsed.map_err(|e| {
+        if e.is_empty() {
+            println!("{usage}");
+            0
+        } else {
+            eprintln!("xtask {cmd}: {e}\n\n{usage}");
+            2
+        }
+    })
+}

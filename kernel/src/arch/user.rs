@@ -123,10 +123,12 @@ pub enum Exit {
 core::arch::global_asm!(
     r#"
     .section .text.user, "ax"
-    .global user_enter_asm
-    /* rdi = context. Interrupts must be disabled. Returns 0 after a
-       syscall, 1 after a trap. */
-user_enter_asm:
+
+    /* rdi = context. Saves the callee-saved registers and the stack
+       pointer for the next exit from user mode (gs:16, gs:24), restores
+       the context's SSE state and registers; ends with rsp at its
+       `vector` word (then error code, rip, cs, rflags, rsp, ss). */
+    .macro load_user_context
     push %rbx
     push %rbp
     push %r12
@@ -152,6 +154,13 @@ user_enter_asm:
     pop %rcx
     pop %rbx
     pop %rax
+    .endm
+
+    .global user_enter_asm
+    /* rdi = context. Interrupts must be disabled. Returns 0 after a
+       syscall, 1 after a trap. */
+user_enter_asm:
+    load_user_context
     add $16, %rsp
     swapgs
     iretq
@@ -161,32 +170,7 @@ user_enter_asm:
        r11 = rflags (what `syscall` leaves there, and what sysretq loads). */
     .global user_sysret_asm
 user_sysret_asm:
-    push %rbx
-    push %rbp
-    push %r12
-    push %r13
-    push %r14
-    push %r15
-    mov %rsp, %gs:16
-    mov %rdi, %gs:24
-    fxrstor64 192(%rdi)
-    mov %rdi, %rsp
-    pop %r15
-    pop %r14
-    pop %r13
-    pop %r12
-    pop %r11
-    pop %r10
-    pop %r9
-    pop %r8
-    pop %rbp
-    pop %rdi
-    pop %rsi
-    pop %rdx
-    pop %rcx
-    pop %rbx
-    pop %rax
-    /* rsp -> vector, error code, rip, cs, rflags, rsp, ss */
+    load_user_context
     mov 40(%rsp), %rsp
     swapgs
     sysretq
