@@ -37,7 +37,12 @@ fn with<R>(f: impl FnOnce(&mut Tty) -> R) -> R {
             }
             t
         },
-        winsize: Winsize { ws_row: 24, ws_col: 80, ws_xpixel: 0, ws_ypixel: 0 },
+        winsize: Winsize {
+            ws_row: 24,
+            ws_col: 80,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        },
         line: Vec::new(),
         ready: VecDeque::new(),
         lines: VecDeque::new(),

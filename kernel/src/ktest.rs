@@ -55,14 +55,21 @@ fn topology_test() -> ! {
     let deadline = cpu::rdtsc() + 5_000_000 * apic::tsc_per_us();
     while !(0..topo.cores.len()).all(|c| percpu::core(c).ticks.load(Ordering::Relaxed) > 0) {
         if cpu::rdtsc() > deadline {
-            fail(format_args!("not every core took a timer interrupt within 5 s"));
+            fail(format_args!(
+                "not every core took a timer interrupt within 5 s"
+            ));
         }
         cpu::idle_wait();
     }
     for c in 0..topo.cores.len() {
         smp::run_on(c, &|| {
             let pc = percpu::current();
-            crate::kprintln!("cpu {} node {} apic {}", pc.core_id(), pc.numa_node(), apic::id());
+            crate::kprintln!(
+                "cpu {} node {} apic {}",
+                pc.core_id(),
+                pc.numa_node(),
+                apic::id()
+            );
         });
     }
     for n in &topo.nodes {
@@ -114,8 +121,9 @@ fn alloc_test() -> ! {
                 take(mem::alloc_frame_on(n), n, &mut held);
             }
         }
-        let objects: Vec<Box<[u64; 16]>> =
-            (0..OBJECTS).map(|i| Box::new([((me as u64) << 32) | i as u64; 16])).collect();
+        let objects: Vec<Box<[u64; 16]>> = (0..OBJECTS)
+            .map(|i| Box::new([((me as u64) << 32) | i as u64; 16]))
+            .collect();
         for (i, o) in objects.iter().enumerate() {
             if o.iter().any(|&v| v != ((me as u64) << 32) | i as u64) {
                 log::error!("core {me}: heap object {i} corrupted");
@@ -136,7 +144,9 @@ fn alloc_test() -> ! {
         fail(format_args!("allocation errors (see above)"));
     }
     if free_before != free_after {
-        fail(format_args!("frames leaked: free before {free_before:?}, after {free_after:?}"));
+        fail(format_args!(
+            "frames leaked: free before {free_before:?}, after {free_after:?}"
+        ));
     }
     crate::kprintln!(
         "alloc: {} cores x ({} local + {} per-node frames, {} heap objects): no duplicates, right nodes, free frames {:?}",
@@ -162,11 +172,17 @@ fn ipi_test() -> ! {
     for from in 0..cores {
         for to in (0..cores).filter(|&t| t != from) {
             if answered[from * cores + to].load(Ordering::SeqCst) != 1 {
-                fail(format_args!("call from core {from} to core {to} was not answered on core {to}"));
+                fail(format_args!(
+                    "call from core {from} to core {to} was not answered on core {to}"
+                ));
             }
         }
     }
-    crate::kprintln!("ipi: {} cores, {} cross-core calls answered", cores, cores * (cores - 1));
+    crate::kprintln!(
+        "ipi: {} cores, {} cross-core calls answered",
+        cores,
+        cores * (cores - 1)
+    );
     exit::exit(0)
 }
 

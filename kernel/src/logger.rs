@@ -15,9 +15,19 @@ impl log::Log for SerialLogger {
         if self.enabled(record.metadata()) {
             let core = percpu::current().core_id();
             if QUIET.load(Ordering::Relaxed) {
-                serial::control_message(format_args!("log [{:<5} c{}] {}\n", record.level(), core, record.args()));
+                serial::control_message(format_args!(
+                    "log [{:<5} c{}] {}\n",
+                    record.level(),
+                    core,
+                    record.args()
+                ));
             } else {
-                serial::write_fmt(format_args!("[{:<5} c{}] {}\n", record.level(), core, record.args()));
+                serial::write_fmt(format_args!(
+                    "[{:<5} c{}] {}\n",
+                    record.level(),
+                    core,
+                    record.args()
+                ));
             }
         }
     }

@@ -90,9 +90,13 @@ pub fn boot_main(start_info: u64) -> ! {
     CMDLINE.call_once(|| info.cmdline.clone().unwrap_or_default());
     logger::set_level(cmdline().get("log"));
     logger::set_quiet(cmdline().flag("quiet"));
-    log::info!("NrOS (Rust) booting; command line: {:?}", CMDLINE.get().map_or("", |s| s.as_str()));
+    log::info!(
+        "NrOS (Rust) booting; command line: {:?}",
+        CMDLINE.get().map_or("", |s| s.as_str())
+    );
 
-    let acpi = platform::acpi::parse(&low4g, info.rsdp_paddr).unwrap_or_else(|e| fatal!("ACPI: {e:?}"));
+    let acpi =
+        platform::acpi::parse(&low4g, info.rsdp_paddr).unwrap_or_else(|e| fatal!("ACPI: {e:?}"));
     LAPIC_PHYS.call_once(|| acpi.local_apic_addr);
     arch::disable_legacy_pic();
     let mut reserved = Vec::new();
@@ -101,11 +105,20 @@ pub fn boot_main(start_info: u64) -> ! {
     reserved.extend(platform::pvh::module_extents(&info));
     INITRD.call_once(|| info.modules.first().map_or((0, 0), |m| (m.paddr, m.size)));
     let usable = platform::memmap::usable_ranges(&info.memory_map, &reserved, LOW_MEMORY);
-    let topo = TOPOLOGY.call_once(|| platform::topology::build(&acpi, apic::cpuid_apic_id(), &usable));
-    log::info!("{} cores, {} NUMA nodes, {} MiB usable", topo.cores.len(), topo.nodes.len(),
-        platform::memmap::total_bytes(&usable) >> 20);
+    let topo =
+        TOPOLOGY.call_once(|| platform::topology::build(&acpi, apic::cpuid_apic_id(), &usable));
+    log::info!(
+        "{} cores, {} NUMA nodes, {} MiB usable",
+        topo.cores.len(),
+        topo.nodes.len(),
+        platform::memmap::total_bytes(&usable) >> 20
+    );
     if topo.cores.len() > percpu::MAX_CORES || topo.nodes.len() > arch::heap::MAX_NODES {
-        fatal!("too many cores or nodes (max {} / {})", percpu::MAX_CORES, arch::heap::MAX_NODES);
+        fatal!(
+            "too many cores or nodes (max {} / {})",
+            percpu::MAX_CORES,
+            arch::heap::MAX_NODES
+        );
     }
 
     // Node 0's allocator must live in memory the boot tables map (< 4 GiB);
@@ -167,18 +180,27 @@ extern "C" fn bsp_continue(_: u64) -> ! {
         0
     } else {
         let base = LAPIC_PHYS.get().copied().unwrap_or(0xfee0_0000);
-        paging::map_mmio(base, 4096, &mut || mem::alloc_frame_on(0)).unwrap_or_else(|| fatal!("map APIC"))
+        paging::map_mmio(base, 4096, &mut || mem::alloc_frame_on(0))
+            .unwrap_or_else(|| fatal!("map APIC"))
     };
     apic::select_mode(x2, mmio);
     apic::enable();
     apic::calibrate();
     apic::start_timer();
     percpu::current().online.store(true, Ordering::Release);
-    log::info!("local APIC in {} mode; TSC {} MHz", if x2 { "x2APIC" } else { "xAPIC" }, apic::tsc_per_us());
+    log::info!(
+        "local APIC in {} mode; TSC {} MHz",
+        if x2 { "x2APIC" } else { "xAPIC" },
+        apic::tsc_per_us()
+    );
 
     start_application_processors();
     let ms = (cpu::rdtsc() - BOOT_TSC.get().copied().unwrap_or(0)) / apic::tsc_per_us() / 1000;
-    log::info!("all {} cores online ({} ms after kernel entry)", topology().cores.len(), ms);
+    log::info!(
+        "all {} cores online ({} ms after kernel entry)",
+        topology().cores.len(),
+        ms
+    );
 
     match cmdline().get("test") {
         Some(name) => ktest::run(name),
@@ -186,7 +208,11 @@ extern "C" fn bsp_continue(_: u64) -> ! {
             print_summary();
             time::init();
             let (paddr, size) = INITRD.get().copied().unwrap_or((0, 0));
-            let initrd = if size == 0 { &[][..] } else { arch::paging::phys_slice(paddr, size as usize) };
+            let initrd = if size == 0 {
+                &[][..]
+            } else {
+                arch::paging::phys_slice(paddr, size as usize)
+            };
             let status = init::run(initrd);
             log::info!("nothing to run; powering off");
             arch::exit::exit(status)
@@ -219,7 +245,11 @@ extern "C" fn ap_entry(core_id: u64) -> ! {
     apic::enable();
     apic::start_timer();
     if apic::id() != c.apic_id {
-        log::warn!("core {id}: APIC id {} differs from ACPI's {}", apic::id(), c.apic_id);
+        log::warn!(
+            "core {id}: APIC id {} differs from ACPI's {}",
+            apic::id(),
+            c.apic_id
+        );
     }
     percpu::current().online.store(true, Ordering::Release);
     idle_loop()
@@ -240,7 +270,13 @@ fn print_summary() {
     let topo = topology();
     for n in &topo.nodes {
         let cores: Vec<usize> = topo.cores_of_node(n.id).map(|c| c.id).collect();
-        log::info!("node {}: cores {:?}, {} MiB, {} free frames, distances {:?}", n.id, cores,
-            topo.memory_mib(n.id), mem::free_frames(n.id), n.distances);
+        log::info!(
+            "node {}: cores {:?}, {} MiB, {} free frames, distances {:?}",
+            n.id,
+            cores,
+            topo.memory_mib(n.id),
+            mem::free_frames(n.id),
+            n.distances
+        );
     }
 }

@@ -13,7 +13,8 @@ struct NodeFrames {
 }
 
 static NODES: [Once<NodeFrames>; MAX_NODES] = [const { Once::new() }; MAX_NODES];
-static CACHES: [Mutex<FrameCache>; MAX_CORES] = [const { Mutex::new(FrameCache::new()) }; MAX_CORES];
+static CACHES: [Mutex<FrameCache>; MAX_CORES] =
+    [const { Mutex::new(FrameCache::new()) }; MAX_CORES];
 
 /// Frames moved between a core cache and its node's allocator at a time.
 const BATCH: usize = FrameCache::CAPACITY / 2;
@@ -23,7 +24,10 @@ const BATCH: usize = FrameCache::CAPACITY / 2;
 pub fn init_node(node: usize, ranges: &[(u64, u64)], limit: u64) -> bool {
     match crate::arch::new_frame_allocator(ranges, limit) {
         Some(a) => {
-            NODES[node].call_once(|| NodeFrames { alloc: Mutex::new(a), ranges: ranges.to_vec() });
+            NODES[node].call_once(|| NodeFrames {
+                alloc: Mutex::new(a),
+                ranges: ranges.to_vec(),
+            });
             true
         }
         None => false,
@@ -36,7 +40,9 @@ fn node(n: usize) -> Option<&'static NodeFrames> {
 
 /// NUMA node owning physical frame `paddr`.
 pub fn node_of_frame(paddr: u64) -> Option<usize> {
-    (0..MAX_NODES).find(|&n| node(n).is_some_and(|nf| nf.ranges.iter().any(|&(s, e)| paddr >= s && paddr < e)))
+    (0..MAX_NODES).find(|&n| {
+        node(n).is_some_and(|nf| nf.ranges.iter().any(|&(s, e)| paddr >= s && paddr < e))
+    })
 }
 
 /// Allocate a frame on node `n` (bypassing core caches).
@@ -65,7 +71,9 @@ pub fn alloc_frame() -> Option<u64> {
             return Some(f);
         }
     }
-    (0..MAX_NODES).filter(|&n| n != local).find_map(alloc_frame_on)
+    (0..MAX_NODES)
+        .filter(|&n| n != local)
+        .find_map(alloc_frame_on)
 }
 
 /// Return a frame. Frames of the running core's node go to its cache.
@@ -77,21 +85,31 @@ pub fn free_frame(paddr: u64) {
     if owner == pc.numa_node() {
         let mut cache = CACHES[pc.core_id()].lock();
         if cache.is_full() {
-            cache.spill_into(&mut nf.alloc.lock(), BATCH).expect("frame cache spill");
+            cache
+                .spill_into(&mut nf.alloc.lock(), BATCH)
+                .expect("frame cache spill");
         }
         if cache.push(paddr).is_ok() {
             return;
         }
         panic!("double free of frame {paddr:#x}");
     }
-    nf.alloc.lock().free(paddr).expect("free_frame: double free or foreign frame");
+    nf.alloc
+        .lock()
+        .free(paddr)
+        .expect("free_frame: double free or foreign frame");
 }
 
 /// Free frames of node `n`, counting those parked in core caches.
 pub fn free_frames(n: usize) -> u64 {
     let Some(nf) = node(n) else { return 0 };
     let cached: usize = (0..MAX_CORES)
-        .filter(|&c| percpu::core(c).numa_node() == n && percpu::core(c).online.load(core::sync::atomic::Ordering::Relaxed))
+        .filter(|&c| {
+            percpu::core(c).numa_node() == n
+                && percpu::core(c)
+                    .online
+                    .load(core::sync::atomic::Ordering::Relaxed)
+        })
         .map(|c| CACHES[c].lock().len())
         .sum();
     nf.alloc.lock().free_count() + cached as u64

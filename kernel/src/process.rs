@@ -95,7 +95,11 @@ impl Thread {
             sleep_deadline: None,
             wait: None,
             poll_deadline: None,
-            altstack: crate::signal::AltStack { sp: 0, size: 0, disabled: true },
+            altstack: crate::signal::AltStack {
+                sp: 0,
+                size: 0,
+                disabled: true,
+            },
             restarting: None,
             resume_at: None,
             saved_mask: None,
@@ -116,7 +120,9 @@ pub struct SigActions(alloc::sync::Arc<spin::Mutex<[abi::structs::KSigaction; 65
 
 impl Default for SigActions {
     fn default() -> Self {
-        SigActions(alloc::sync::Arc::new(spin::Mutex::new([abi::structs::KSigaction::default(); 65])))
+        SigActions(alloc::sync::Arc::new(spin::Mutex::new(
+            [abi::structs::KSigaction::default(); 65],
+        )))
     }
 }
 
@@ -237,11 +243,18 @@ pub fn populate_page(pid: Pid, va: u64, file: Option<(u64, u64)>) -> KResult<()>
     let f = alloc_user_frame()?;
     frame::zero(f);
     if let Some((ino, offset)) = file {
-        if let Ok(Resp::Bytes(b)) = state::execute(ReadOp::ReadInode { ino, offset, len: PAGE_SIZE }) {
+        if let Ok(Resp::Bytes(b)) = state::execute(ReadOp::ReadInode {
+            ino,
+            offset,
+            len: PAGE_SIZE,
+        }) {
             frame::write(f, 0, &b);
         }
     }
-    match state::execute_mut(WriteOp::Populate { pid, pages: alloc::vec![(page, f)] }) {
+    match state::execute_mut(WriteOp::Populate {
+        pid,
+        pages: alloc::vec![(page, f)],
+    }) {
         Ok(Resp::Populated(r)) if r.first() == Some(&Ok(Populated::Installed)) => Ok(()),
         Ok(Resp::Populated(r)) if r.first() == Some(&Ok(Populated::AlreadyPresent)) => {
             mem::free_frame(f);
@@ -296,7 +309,13 @@ pub fn resolve_cow(pid: Pid, va: u64, frame_pa: u64, shared: bool) -> KResult<()
     } else {
         None
     };
-    let r = state::execute_mut(WriteOp::Cow { pid, va: page, old: frame_pa, new: copy, gen });
+    let r = state::execute_mut(WriteOp::Cow {
+        pid,
+        va: page,
+        old: frame_pa,
+        new: copy,
+        gen,
+    });
     if !matches!(r, Ok(Resp::Cow(kstate::CowOutcome::Copied))) {
         if let Some(f) = copy {
             mem::free_frame(f);
@@ -331,7 +350,10 @@ pub fn fork(t: &Thread, stack: u64, child_tid: Option<(u64, bool, bool)>) -> KRe
     // Shared anonymous pages must exist before the fork so that parent and
     // child map the same frames.
     const MAX_HOLES: usize = 1 << 18; // 1 GiB
-    if let Ok(Resp::Pages(holes)) = state::execute(ReadOp::SharedHoles { pid: t.pid, limit: MAX_HOLES + 1 }) {
+    if let Ok(Resp::Pages(holes)) = state::execute(ReadOp::SharedHoles {
+        pid: t.pid,
+        limit: MAX_HOLES + 1,
+    }) {
         if holes.len() > MAX_HOLES {
             return Err(Errno::ENOMEM);
         }
@@ -378,7 +400,10 @@ pub fn fork(t: &Thread, stack: u64, child_tid: Option<(u64, bool, bool)>) -> KRe
 
 /// Create a process (empty address space); returns its pid.
 pub fn spawn(parent: Pid, exe: &[u8]) -> KResult<Pid> {
-    match state::execute_mut(WriteOp::Spawn { parent, exe: exe.to_vec() })? {
+    match state::execute_mut(WriteOp::Spawn {
+        parent,
+        exe: exe.to_vec(),
+    })? {
         Resp::Pid(p) => Ok(p),
         _ => Err(Errno::EINVAL),
     }
@@ -389,7 +414,12 @@ const MAX_IMAGE: u64 = 256 << 20;
 
 /// Read a whole regular file (following symlinks) for execution.
 fn read_executable(pid: Pid, path: &[u8]) -> KResult<Vec<u8>> {
-    let st = match state::execute(ReadOp::Stat { pid, dirfd: abi::flags::AT_FDCWD, path: path.to_vec(), follow: true })? {
+    let st = match state::execute(ReadOp::Stat {
+        pid,
+        dirfd: abi::flags::AT_FDCWD,
+        path: path.to_vec(),
+        follow: true,
+    })? {
         Resp::Stat(s) => s,
         _ => return Err(Errno::EINVAL),
     };
@@ -403,7 +433,11 @@ fn read_executable(pid: Pid, path: &[u8]) -> KResult<Vec<u8>> {
     if st.size > MAX_IMAGE {
         return Err(Errno::ENOMEM);
     }
-    match state::execute(ReadOp::ReadInode { ino: st.ino, offset: 0, len: st.size })? {
+    match state::execute(ReadOp::ReadInode {
+        ino: st.ino,
+        offset: 0,
+        len: st.size,
+    })? {
         Resp::Bytes(b) => Ok(b),
         _ => Err(Errno::EIO),
     }
@@ -442,7 +476,12 @@ impl From<Errno> for ExecError {
 
 /// Replace the image of `pid` with the executable at `path`; returns the
 /// initial user context.
-pub fn exec(pid: Pid, path: &[u8], argv: &[Vec<u8>], envp: &[Vec<u8>]) -> Result<Box<UserContext>, ExecError> {
+pub fn exec(
+    pid: Pid,
+    path: &[u8],
+    argv: &[Vec<u8>],
+    envp: &[Vec<u8>],
+) -> Result<Box<UserContext>, ExecError> {
     exec_depth(pid, path, argv, envp, 0)
 }
 
@@ -450,7 +489,10 @@ pub fn exec(pid: Pid, path: &[u8], argv: &[Vec<u8>], envp: &[Vec<u8>]) -> Result
 /// interpreter, the optional argument, the script path, then argv[1..].
 fn script_argv(bytes: &[u8], path: &[u8], argv: &[Vec<u8>]) -> Option<(Vec<u8>, Vec<Vec<u8>>)> {
     let rest = bytes.strip_prefix(b"#!")?;
-    let line = &rest[..rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len().min(255))];
+    let line = &rest[..rest
+        .iter()
+        .position(|&b| b == b'\n')
+        .unwrap_or(rest.len().min(255))];
     let line: &[u8] = line.trim_ascii();
     let (interp, arg) = match line.iter().position(|b| b.is_ascii_whitespace()) {
         Some(i) => (&line[..i], Some(line[i..].trim_ascii())),
@@ -468,8 +510,17 @@ fn script_argv(bytes: &[u8], path: &[u8], argv: &[Vec<u8>]) -> Option<(Vec<u8>, 
     Some((interp.to_vec(), v))
 }
 
-fn exec_depth(pid: Pid, path: &[u8], argv: &[Vec<u8>], envp: &[Vec<u8>], depth: u32) -> Result<Box<UserContext>, ExecError> {
-    let early = |errno| ExecError { errno, fatal: false };
+fn exec_depth(
+    pid: Pid,
+    path: &[u8],
+    argv: &[Vec<u8>],
+    envp: &[Vec<u8>],
+    depth: u32,
+) -> Result<Box<UserContext>, ExecError> {
+    let early = |errno| ExecError {
+        errno,
+        fatal: false,
+    };
     let bytes = read_executable(pid, path).map_err(early)?;
     if bytes.starts_with(b"#!") {
         if depth >= 4 {
@@ -482,28 +533,47 @@ fn exec_depth(pid: Pid, path: &[u8], argv: &[Vec<u8>], envp: &[Vec<u8>], depth: 
         log::debug!("exec {}: {e:?}", core::str::from_utf8(path).unwrap_or("?"));
         early(Errno::ENOEXEC)
     })?;
-    let bias = if elf.kind == elfload::Kind::Dyn { PIE_BASE } else { 0 };
+    let bias = if elf.kind == elfload::Kind::Dyn {
+        PIE_BASE
+    } else {
+        0
+    };
     let plan = elfload::plan(&elf, bias).map_err(|_| early(Errno::ENOEXEC))?;
     // Loading is eager: an image larger than this (e.g. a huge p_memsz)
     // fails before the point of no return.
-    if plan.pages().take((MAX_IMAGE / PAGE_SIZE) as usize + 1).count() as u64 > MAX_IMAGE / PAGE_SIZE {
+    if plan
+        .pages()
+        .take((MAX_IMAGE / PAGE_SIZE) as usize + 1)
+        .count() as u64
+        > MAX_IMAGE / PAGE_SIZE
+    {
         return Err(early(Errno::ENOMEM));
     }
     let exe = absolute(pid, path);
     let argv_refs: Vec<&[u8]> = argv.iter().map(|a| a.as_slice()).collect();
     let envp_refs: Vec<&[u8]> = envp.iter().map(|a| a.as_slice()).collect();
     // Check that the arguments fit before destroying anything.
-    let aux = elfload::Aux { hwcap: u64::from(crate::arch::cpu::cpuid(1, 0).edx), ..elfload::Aux::new(&elf, &plan) };
-    elfload::build_stack(STACK_TOP, &argv_refs, &envp_refs, &aux, [0; 16], &exe).map_err(|e| early(e.errno()))?;
+    let aux = elfload::Aux {
+        hwcap: u64::from(crate::arch::cpu::cpuid(1, 0).edx),
+        ..elfload::Aux::new(&elf, &plan)
+    };
+    elfload::build_stack(STACK_TOP, &argv_refs, &envp_refs, &aux, [0; 16], &exe)
+        .map_err(|e| early(e.errno()))?;
 
     // Point of no return: drop the old image (leave its page tables first:
     // every replica frees them).
     paging::load_root(0);
-    release(state::execute_mut(WriteOp::ResetVm { pid, exe: exe.clone() }))?;
+    release(state::execute_mut(WriteOp::ResetVm {
+        pid,
+        exe: exe.clone(),
+    }))?;
 
     // Map the image in runs of pages with equal protection (segments may
     // share a page; it gets the union of their rights).
-    let pages: Vec<(u64, u32)> = plan.pages().map(|va| (va, plan.prot_of(va).unwrap_or(0))).collect();
+    let pages: Vec<(u64, u32)> = plan
+        .pages()
+        .map(|va| (va, plan.prot_of(va).unwrap_or(0)))
+        .collect();
     let mut i = 0;
     while i < pages.len() {
         let (start, prot) = pages[i];
@@ -512,7 +582,13 @@ fn exec_depth(pid: Pid, path: &[u8], argv: &[Vec<u8>], envp: &[Vec<u8>], depth: 
             j += 1;
         }
         let len = (j - i) as u64 * PAGE_SIZE;
-        release(state::execute_mut(WriteOp::Mmap { pid, at: MapAt::Fixed(start), len, prot, kind: VmaKind::Anon }))?;
+        release(state::execute_mut(WriteOp::Mmap {
+            pid,
+            at: MapAt::Fixed(start),
+            len,
+            prot,
+            kind: VmaKind::Anon,
+        }))?;
         i = j;
     }
     // Fill every page that holds file bytes now; the rest (bss) is
@@ -520,7 +596,10 @@ fn exec_depth(pid: Pid, path: &[u8], argv: &[Vec<u8>], envp: &[Vec<u8>], depth: 
     let mut batch = Vec::new();
     let mut page = [0u8; PAGE_SIZE as usize];
     for &(va, _) in &pages {
-        let has_file = plan.regions.iter().any(|r| va < r.file_end && va + PAGE_SIZE > r.file_start);
+        let has_file = plan
+            .regions
+            .iter()
+            .any(|r| va < r.file_end && va + PAGE_SIZE > r.file_start);
         if !has_file {
             continue;
         }
@@ -533,7 +612,10 @@ fn exec_depth(pid: Pid, path: &[u8], argv: &[Vec<u8>], envp: &[Vec<u8>], depth: 
         }
     }
     install(pid, batch)?;
-    state::execute_mut(WriteOp::SetBrkStart { pid, addr: plan.brk_start })?;
+    state::execute_mut(WriteOp::SetBrkStart {
+        pid,
+        addr: plan.brk_start,
+    })?;
 
     // The stack: an 8 MiB mapping below STACK_TOP, the initial frame filled
     // in now.
@@ -546,8 +628,8 @@ fn exec_depth(pid: Pid, path: &[u8], argv: &[Vec<u8>], envp: &[Vec<u8>], depth: 
     }))?;
     let mut random = [0u8; 16];
     rng::fill(&mut random);
-    let (image, rsp) =
-        elfload::build_stack(STACK_TOP, &argv_refs, &envp_refs, &aux, random, &exe).map_err(|_| Errno::E2BIG)?;
+    let (image, rsp) = elfload::build_stack(STACK_TOP, &argv_refs, &envp_refs, &aux, random, &exe)
+        .map_err(|_| Errno::E2BIG)?;
     crate::uaccess::write(pid, STACK_TOP - image.len() as u64, &image)?;
     Ok(Box::new(UserContext::new(plan.entry, rsp)))
 }
@@ -593,9 +675,19 @@ fn signal_of(vector: u8) -> i32 {
 /// Resolve a user page fault: `Ok(false)` if the access is not allowed
 /// (SIGSEGV), `Err(ENOMEM)` when no frame is left for it.
 fn handle_page_fault(pid: Pid, addr: u64, error_code: u64) -> KResult<bool> {
-    let access = kstate::Access { write: error_code & 2 != 0, exec: error_code & 16 != 0, user: true };
-    let r = match state::execute(ReadOp::Fault { pid, va: addr, access }) {
-        Ok(Resp::Fault(kstate::FaultDecision::NeedsFrame { file, .. })) => populate_page(pid, addr, file),
+    let access = kstate::Access {
+        write: error_code & 2 != 0,
+        exec: error_code & 16 != 0,
+        user: true,
+    };
+    let r = match state::execute(ReadOp::Fault {
+        pid,
+        va: addr,
+        access,
+    }) {
+        Ok(Resp::Fault(kstate::FaultDecision::NeedsFrame { file, .. })) => {
+            populate_page(pid, addr, file)
+        }
         Ok(Resp::CowFault { frame, shared }) => resolve_cow(pid, addr, frame, shared),
         Ok(Resp::Fault(kstate::FaultDecision::Spurious)) => {
             crate::arch::cpu::invlpg(addr);
@@ -646,7 +738,10 @@ fn check_signals(t: &mut Thread) -> Option<i32> {
         return None;
     }
     t.sig_checked = Some((hint, t.sigmask));
-    let pending = match state::execute(ReadOp::Pending { pid: t.pid, tid: t.tid }) {
+    let pending = match state::execute(ReadOp::Pending {
+        pid: t.pid,
+        tid: t.tid,
+    }) {
         Ok(Resp::Val(p)) => p,
         // The process is exiting or gone.
         _ => return Some(GONE),
@@ -654,14 +749,22 @@ fn check_signals(t: &mut Thread) -> Option<i32> {
     if pending & !t.sigmask == 0 {
         return None;
     }
-    let Ok(Resp::Val(sigs)) = state::execute_mut(WriteOp::TakeSignals { pid: t.pid, tid: t.tid, mask: t.sigmask }) else { return None };
+    let Ok(Resp::Val(sigs)) = state::execute_mut(WriteOp::TakeSignals {
+        pid: t.pid,
+        tid: t.tid,
+        mask: t.sigmask,
+    }) else {
+        return None;
+    };
     let mut delivered = false;
     for sig in 1..=64i32 {
         if sigs & (1u64 << (sig - 1)) == 0 {
             continue;
         }
         let act = t.sigactions.get(sig);
-        if sig == abi::flags::SIGKILL || (act.handler == abi::flags::SIG_DFL && !ignored_by_default(sig)) {
+        if sig == abi::flags::SIGKILL
+            || (act.handler == abi::flags::SIG_DFL && !ignored_by_default(sig))
+        {
             log::debug!("pid {}: killed by signal {sig}", t.pid);
             return Some(sig);
         }
@@ -669,7 +772,11 @@ fn check_signals(t: &mut Thread) -> Option<i32> {
             // Ignored; or a second caught signal in one go: it stays for the
             // next return to user mode.
             if delivered && act.handler > 1 {
-                let _ = state::execute_mut(WriteOp::Signal { pid: t.pid, target: t.pid as i32, sig: sig as u32 });
+                let _ = state::execute_mut(WriteOp::Signal {
+                    pid: t.pid,
+                    target: t.pid as i32,
+                    sig: sig as u32,
+                });
                 crate::sched::signal_hint(t.pid);
             }
             continue;
@@ -736,7 +843,10 @@ pub fn run_slice(mut t: Box<Thread>) -> Slice {
                     Next::Resume => {
                         // rt_sigreturn and execve install a whole new
                         // context: those return through iretq.
-                        after_syscall = !matches!(nr, abi::sysno::RT_SIGRETURN | abi::sysno::EXECVE | abi::sysno::EXECVEAT);
+                        after_syscall = !matches!(
+                            nr,
+                            abi::sysno::RT_SIGRETURN | abi::sysno::EXECVE | abi::sysno::EXECVEAT
+                        );
                         continue;
                     }
                     Next::Exited(s) => {
@@ -773,7 +883,11 @@ pub fn run_slice(mut t: Box<Thread>) -> Slice {
                 }
                 continue;
             }
-            Exit::Exception { vector: 14, error_code, cr2 } => {
+            Exit::Exception {
+                vector: 14,
+                error_code,
+                cr2,
+            } => {
                 match handle_page_fault(t.pid, cr2, error_code) {
                     Ok(true) => continue,
                     Ok(false) => {}
@@ -791,16 +905,31 @@ pub fn run_slice(mut t: Box<Thread>) -> Slice {
                 if fault_handler(&mut t, abi::flags::SIGSEGV, code, cr2) {
                     continue;
                 }
-                log::info!("pid {}: segmentation fault at {:#x} (rip {:#x}, error {:#x})", t.pid, cr2, t.ctx.rip, error_code);
+                log::info!(
+                    "pid {}: segmentation fault at {:#x} (rip {:#x}, error {:#x})",
+                    t.pid,
+                    cr2,
+                    t.ctx.rip,
+                    error_code
+                );
                 abi::flags::SIGSEGV
             }
-            Exit::Exception { vector, error_code, .. } => {
+            Exit::Exception {
+                vector, error_code, ..
+            } => {
                 let sig = signal_of(vector);
                 let rip = t.ctx.rip;
                 if fault_handler(&mut t, sig, 1, rip) {
                     continue;
                 }
-                log::info!("pid {}: CPU exception {} (error {:#x}) at rip {:#x}: signal {}", t.pid, vector, error_code, t.ctx.rip, sig);
+                log::info!(
+                    "pid {}: CPU exception {} (error {:#x}) at rip {:#x}: signal {}",
+                    t.pid,
+                    vector,
+                    error_code,
+                    t.ctx.rip,
+                    sig
+                );
                 sig
             }
         };
@@ -840,13 +969,25 @@ fn fault_handler(t: &mut Thread, sig: i32, code: i32, addr: u64) -> bool {
         return false;
     }
     if t.sigmask & (1u64 << (sig - 1)) != 0 {
-        log::info!("pid {} tid {}: signal {} is blocked: fatal", t.pid, t.tid, sig);
+        log::info!(
+            "pid {} tid {}: signal {} is blocked: fatal",
+            t.pid,
+            t.tid,
+            sig
+        );
         return false;
     }
     match crate::signal::deliver(t, sig, code, addr) {
         Ok(()) => true,
         Err(e) => {
-            log::info!("pid {} tid {}: no room for the signal {} frame below rsp {:#x} ({:?}): fatal", t.pid, t.tid, sig, t.ctx.rsp, e);
+            log::info!(
+                "pid {} tid {}: no room for the signal {} frame below rsp {:#x} ({:?}): fatal",
+                t.pid,
+                t.tid,
+                sig,
+                t.ctx.rsp,
+                e
+            );
             false
         }
     }
@@ -902,7 +1043,10 @@ pub fn exit_thread(t: &mut Thread, status: i32) -> Next {
         let _ = crate::uaccess::write(t.pid, t.clear_child_tid, &0u32.to_le_bytes());
         crate::sched::wake_n(crate::sched::WaitKey::Futex(t.pid, t.clear_child_tid), 1);
     }
-    match state::execute_mut(WriteOp::ExitThread { pid: t.pid, tid: t.tid }) {
+    match state::execute_mut(WriteOp::ExitThread {
+        pid: t.pid,
+        tid: t.tid,
+    }) {
         Ok(Resp::Val(0)) => {
             if exit_process(t, status) {
                 Next::Exited(status)
@@ -917,7 +1061,14 @@ pub fn exit_thread(t: &mut Thread, status: i32) -> Next {
 /// `clone` of a thread (`CLONE_VM | CLONE_THREAD`): a new thread of the
 /// calling process starting with the caller's registers, `rax = 0`, the
 /// given stack and TLS.
-pub fn clone_thread(t: &Thread, flags: u64, stack: u64, ptid: u64, ctid: u64, tls: u64) -> KResult<Pid> {
+pub fn clone_thread(
+    t: &Thread,
+    flags: u64,
+    stack: u64,
+    ptid: u64,
+    ctid: u64,
+    tls: u64,
+) -> KResult<Pid> {
     use abi::flags::{CLONE_CHILD_CLEARTID, CLONE_CHILD_SETTID, CLONE_PARENT_SETTID, CLONE_SETTLS};
     let tid = match state::execute_mut(WriteOp::NewThread { pid: t.pid })? {
         Resp::Pid(p) => p,

@@ -44,7 +44,8 @@ static WAIT: Mutex<BTreeMap<WaitKey, (u64, Vec<Box<Thread>>)>> = Mutex::new(BTre
 /// Processes sent a signal while one of their threads was between deciding
 /// to wait and parking: the next park or sleep of such a thread bounces
 /// straight back to the run queue. Guarded by the `WAIT` lock (taken first).
-static BOUNCE: Mutex<alloc::collections::BTreeSet<Pid>> = Mutex::new(alloc::collections::BTreeSet::new());
+static BOUNCE: Mutex<alloc::collections::BTreeSet<Pid>> =
+    Mutex::new(alloc::collections::BTreeSet::new());
 static SLEEPERS: Mutex<Vec<(u64, Box<Thread>)>> = Mutex::new(Vec::new());
 /// Threads that exist (running, queued, parked or sleeping).
 static THREADS: AtomicUsize = AtomicUsize::new(0);
@@ -52,7 +53,8 @@ static STARTED: AtomicBool = AtomicBool::new(false);
 
 /// The process whose address space each core runs (0: none). Set before a
 /// thread's checks and page-table load, cleared after it leaves the core.
-static CURRENT: [core::sync::atomic::AtomicU32; MAX] = [const { core::sync::atomic::AtomicU32::new(0) }; MAX];
+static CURRENT: [core::sync::atomic::AtomicU32; MAX] =
+    [const { core::sync::atomic::AtomicU32::new(0) }; MAX];
 
 /// This core now runs (or is about to run) process `pid` (0: none).
 pub fn set_current(pid: Pid) {
@@ -77,7 +79,8 @@ pub fn shootdown(pid: Pid, f: &(dyn Fn() + Sync)) {
 /// starts exiting), so a thread only looks at the replicated pending set
 /// when something may have changed. Indexed by pid modulo the table size
 /// (a collision only costs a needless look).
-static SIG_HINT: [core::sync::atomic::AtomicU32; 1024] = [const { core::sync::atomic::AtomicU32::new(0) }; 1024];
+static SIG_HINT: [core::sync::atomic::AtomicU32; 1024] =
+    [const { core::sync::atomic::AtomicU32::new(0) }; 1024];
 
 /// A signal was made pending for `pid` (or it is exiting): call after the
 /// replicated operation completed.
@@ -295,7 +298,11 @@ fn wake_sleepers() {
 /// Every core of the machine as an affinity mask.
 pub fn all_cores() -> u64 {
     let n = crate::topology().cores.len();
-    if n >= 64 { u64::MAX } else { (1u64 << n) - 1 }
+    if n >= 64 {
+        u64::MAX
+    } else {
+        (1u64 << n) - 1
+    }
 }
 
 /// The least loaded core `t` may run on.
@@ -311,13 +318,19 @@ pub fn pick_core(affinity: u64) -> usize {
 pub fn place(t: &mut Thread, core: usize) {
     t.home = Some(core);
     // ESRCH only if the process is exiting, which its threads notice.
-    let _ = crate::state::execute_mut(kstate::WriteOp::Place { pid: t.pid, tid: t.tid, core: core as u32, affinity: t.affinity });
+    let _ = crate::state::execute_mut(kstate::WriteOp::Place {
+        pid: t.pid,
+        tid: t.tid,
+        core: core as u32,
+        affinity: t.affinity,
+    });
 }
 
 /// Affinity hints: bumped when another thread changed a thread's affinity
 /// in the replicated state, so the scheduler re-reads it (indexed by thread
 /// id modulo the table size; a collision costs a needless look).
-static AFF_HINT: [core::sync::atomic::AtomicU32; 1024] = [const { core::sync::atomic::AtomicU32::new(0) }; 1024];
+static AFF_HINT: [core::sync::atomic::AtomicU32; 1024] =
+    [const { core::sync::atomic::AtomicU32::new(0) }; 1024];
 
 /// Thread `tid`'s affinity was changed by another thread.
 pub fn affinity_hint(tid: Pid) {
@@ -332,7 +345,9 @@ fn refresh_affinity(t: &mut Thread, me: usize) -> bool {
         return false;
     }
     t.aff_seen = hint;
-    if let Ok(kstate::Resp::Placement(_, pl)) = crate::state::execute(kstate::ReadOp::Placement { tid: t.tid }) {
+    if let Ok(kstate::Resp::Placement(_, pl)) =
+        crate::state::execute(kstate::ReadOp::Placement { tid: t.tid })
+    {
         t.affinity = pl.affinity & all_cores();
     }
     t.affinity & (1 << me) == 0
@@ -376,7 +391,12 @@ fn next_thread(me: usize) -> Option<Box<Thread>> {
     let topo = crate::topology();
     let my_node = topo.cores[me].node;
     let mut order: Vec<usize> = (0..topo.cores.len()).filter(|&c| c != me).collect();
-    order.sort_by_key(|&c| (topo.cores[c].node != my_node, usize::MAX - RUNQ[c].lock().len()));
+    order.sort_by_key(|&c| {
+        (
+            topo.cores[c].node != my_node,
+            usize::MAX - RUNQ[c].lock().len(),
+        )
+    });
     for c in order {
         let stolen = match RUNQ[c].try_lock() {
             Some(mut q) => match q.iter().rposition(|t| t.affinity & (1 << me) != 0) {
@@ -403,9 +423,18 @@ pub fn run_core() -> ! {
             let now = crate::time::monotonic_ns();
             if now - last_report > 2_000_000_000 {
                 last_report = now;
-                let q: Vec<usize> = (0..crate::topology().cores.len()).map(|c| RUNQ[c].lock().len()).collect();
-                let w: Vec<(WaitKey, usize)> = WAIT.lock().iter().filter(|(_, e)| !e.1.is_empty()).map(|(k, e)| (*k, e.1.len())).collect();
-                let cur: Vec<u32> = (0..crate::topology().cores.len()).map(|c| CURRENT[c].load(Ordering::Relaxed)).collect();
+                let q: Vec<usize> = (0..crate::topology().cores.len())
+                    .map(|c| RUNQ[c].lock().len())
+                    .collect();
+                let w: Vec<(WaitKey, usize)> = WAIT
+                    .lock()
+                    .iter()
+                    .filter(|(_, e)| !e.1.is_empty())
+                    .map(|(k, e)| (*k, e.1.len()))
+                    .collect();
+                let cur: Vec<u32> = (0..crate::topology().cores.len())
+                    .map(|c| CURRENT[c].load(Ordering::Relaxed))
+                    .collect();
                 log::debug!("sched: run queues {q:?}, waiting {w:?}, sleeping {}, running {cur:?}, threads {}", SLEEPERS.lock().len(), THREADS.load(Ordering::Relaxed));
             }
         }

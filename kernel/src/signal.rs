@@ -40,7 +40,11 @@ fn put(buf: &mut [u8], off: u64, v: u64) {
 }
 
 fn get(buf: &[u8], off: u64) -> u64 {
-    u64::from_le_bytes(buf[off as usize..off as usize + 8].try_into().unwrap_or([0; 8]))
+    u64::from_le_bytes(
+        buf[off as usize..off as usize + 8]
+            .try_into()
+            .unwrap_or([0; 8]),
+    )
 }
 
 /// Whether `sp` lies on the thread's alternate stack.
@@ -66,12 +70,20 @@ pub fn deliver(t: &mut Thread, sig: i32, code: i32, addr: u64) -> KResult<()> {
     put(&mut f, 0, act.restorer);
     // ucontext: flags, link, stack_t.
     put(&mut f, UC_STACK, t.altstack.sp);
-    f[(UC_STACK + 8) as usize..(UC_STACK + 12) as usize]
-        .copy_from_slice(&(if t.altstack.disabled { SS_DISABLE } else if on_alt_stack(t, c.rsp) { SS_ONSTACK } else { 0 }).to_le_bytes());
+    f[(UC_STACK + 8) as usize..(UC_STACK + 12) as usize].copy_from_slice(
+        &(if t.altstack.disabled {
+            SS_DISABLE
+        } else if on_alt_stack(t, c.rsp) {
+            SS_ONSTACK
+        } else {
+            0
+        })
+        .to_le_bytes(),
+    );
     put(&mut f, UC_STACK + 16, t.altstack.size);
     let regs = [
-        c.r8, c.r9, c.r10, c.r11, c.r12, c.r13, c.r14, c.r15, c.rdi, c.rsi, c.rbp, c.rbx, c.rdx, c.rax, c.rcx,
-        c.rsp, c.rip, c.rflags,
+        c.r8, c.r9, c.r10, c.r11, c.r12, c.r13, c.r14, c.r15, c.rdi, c.rsi, c.rbp, c.rbx, c.rdx,
+        c.rax, c.rcx, c.rsp, c.rip, c.rflags,
     ];
     for (i, r) in regs.iter().enumerate() {
         put(&mut f, UC_MCONTEXT + 8 * i as u64, *r);
@@ -117,7 +129,11 @@ pub fn sigreturn(t: &mut Thread) -> KResult<()> {
     let f: Vec<u8> = uaccess::read(t.pid, frame, FRAME_FIXED as usize)?;
     let r = |i: u64| get(&f, UC_MCONTEXT + 8 * i);
     let fpu_at = r(23);
-    let fpu = if fpu_at != 0 { Some(uaccess::read(t.pid, fpu_at, 512)?) } else { None };
+    let fpu = if fpu_at != 0 {
+        Some(uaccess::read(t.pid, fpu_at, 512)?)
+    } else {
+        None
+    };
     let c = &mut t.ctx;
     c.r8 = r(0);
     c.r9 = r(1);
@@ -175,12 +191,20 @@ pub fn sigaltstack(t: &mut Thread, new: u64, old: u64) -> KResult<u64> {
             return Err(Errno::EINVAL);
         }
         if flags & SS_DISABLE != 0 {
-            t.altstack = AltStack { sp: 0, size: 0, disabled: true };
+            t.altstack = AltStack {
+                sp: 0,
+                size: 0,
+                disabled: true,
+            };
         } else {
             if size < MINSIGSTKSZ {
                 return Err(Errno::ENOMEM);
             }
-            t.altstack = AltStack { sp, size, disabled: false };
+            t.altstack = AltStack {
+                sp,
+                size,
+                disabled: false,
+            };
         }
     }
     Ok(0)

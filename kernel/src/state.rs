@@ -47,11 +47,15 @@ impl kstate::FrameMemory for NodeFrames {
 /// Route this core's heap allocations to `node` while a replica of that
 /// node applies an operation; returns the previous routing.
 fn heap_enter(node: usize) -> usize {
-    percpu::current().heap_node_override.swap(node, Ordering::Relaxed)
+    percpu::current()
+        .heap_node_override
+        .swap(node, Ordering::Relaxed)
 }
 
 fn heap_exit(previous: usize) {
-    percpu::current().heap_node_override.store(previous, Ordering::Relaxed);
+    percpu::current()
+        .heap_node_override
+        .store(previous, Ordering::Relaxed);
 }
 
 /// The kernel state type.
@@ -78,7 +82,10 @@ const LOG_ENTRIES: usize = 1 << 12;
 pub fn init(fs: memfs::Fs) {
     let topo = crate::topology();
     let nodes = topo.nodes.len();
-    let log: Arc<Log<WriteOp>> = Arc::new(Log::with_config(LogConfig { entries: LOG_ENTRIES, max_replicas: nodes }));
+    let log: Arc<Log<WriteOp>> = Arc::new(Log::with_config(LogConfig {
+        entries: LOG_ENTRIES,
+        max_replicas: nodes,
+    }));
     let kernel_half = paging::kernel_half();
     let pc = percpu::current();
     let mut replicas: Vec<Arc<Replica<State>>> = Vec::new();
@@ -88,18 +95,31 @@ pub fn init(fs: memfs::Fs) {
         pc.heap_node_override.store(n, Ordering::Relaxed);
         let cores = topo.cores_of_node(n).count().max(1);
         let mut data = KernelState::new(fs.clone(), NodeFrames { node: n }, Some(kernel_half));
-        data.set_locality(kstate::Locality { node: n, enter: heap_enter, exit: heap_exit });
-        let r = Replica::new(log.clone(), data, cores).unwrap_or_else(|e| panic!("replica {n}: {e:?}"));
+        data.set_locality(kstate::Locality {
+            node: n,
+            enter: heap_enter,
+            exit: heap_exit,
+        });
+        let r =
+            Replica::new(log.clone(), data, cores).unwrap_or_else(|e| panic!("replica {n}: {e:?}"));
         replicas.push(r);
     }
     pc.heap_node_override.store(usize::MAX, Ordering::Relaxed);
-    let nr = NodeReplicated::from_replicas(replicas).unwrap_or_else(|e| panic!("assemble replicas: {e:?}"));
+    let nr = NodeReplicated::from_replicas(replicas)
+        .unwrap_or_else(|e| panic!("assemble replicas: {e:?}"));
     let tokens = topo
         .cores
         .iter()
-        .map(|c| nr.register(c.node).unwrap_or_else(|e| panic!("register core {}: {e:?}", c.id)))
+        .map(|c| {
+            nr.register(c.node)
+                .unwrap_or_else(|e| panic!("register core {}: {e:?}", c.id))
+        })
         .collect();
-    STATE.call_once(|| Replicated { nr, tokens, replica_of_node: (0..nodes).collect() });
+    STATE.call_once(|| Replicated {
+        nr,
+        tokens,
+        replica_of_node: (0..nodes).collect(),
+    });
     log::info!("replicated kernel state: {nodes} replica(s), log of {LOG_ENTRIES} entries");
 }
 

@@ -4,6 +4,7 @@
 
 use crate::arch::paging::PAGE_SIZE;
 use crate::process::{self, release, tlb_shootdown, Next, Thread};
+use crate::sched::{self, WaitKey};
 use crate::{console, rng, state, time, uaccess};
 use abi::errno::{Errno, KResult};
 use abi::flags::*;
@@ -12,7 +13,6 @@ use abi::sysno as nr;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, Ordering};
-use crate::sched::{self, WaitKey};
 use kstate::{dev, FileObj, FileType, ReadOp, ReadPlan, Resp, VmaKind, WriteOp};
 
 /// Log every system call (`strace` on the kernel command line).
@@ -28,7 +28,11 @@ fn enosys(n: u64) -> KResult<u64> {
         None => true,
     };
     if first {
-        log::warn!("unimplemented system call {} ({}): ENOSYS", n, nr::name(n).unwrap_or("unknown"));
+        log::warn!(
+            "unimplemented system call {} ({}): ENOSYS",
+            n,
+            nr::name(n).unwrap_or("unknown")
+        );
     }
     Err(Errno::ENOSYS)
 }
@@ -55,14 +59,22 @@ pub fn dispatch(t: &mut Thread) -> Next {
     }
     if n == nr::EXIT_GROUP {
         let status = process::exit_status(a[0] as i32);
-        return if process::exit_process(t, status) { Next::Exited(status) } else { Next::Gone };
+        return if process::exit_process(t, status) {
+            Next::Exited(status)
+        } else {
+            Next::Gone
+        };
     }
     if n == nr::EXECVE || n == nr::EXECVEAT {
         return sys_execve(t, n, a);
     }
     if n == nr::RT_SIGRETURN {
         if crate::signal::sigreturn(t).is_err() {
-            return if process::exit_process(t, SIGSEGV) { Next::Exited(SIGSEGV) } else { Next::Gone };
+            return if process::exit_process(t, SIGSEGV) {
+                Next::Exited(SIGSEGV)
+            } else {
+                Next::Gone
+            };
         }
         return Next::Resume;
     }
@@ -106,13 +118,20 @@ pub fn dispatch(t: &mut Thread) -> Next {
 fn sys_execve(t: &mut Thread, n: u64, a: [u64; 6]) -> Next {
     let pid = t.pid;
     let args = (|| -> KResult<(Vec<u8>, Vec<Vec<u8>>, Vec<Vec<u8>>)> {
-        let (dirfd, p, argv, envp, flags) =
-            if n == nr::EXECVEAT { (a[0] as i32, a[1], a[2], a[3], a[4] as u32) } else { (AT_FDCWD, a[0], a[1], a[2], 0) };
+        let (dirfd, p, argv, envp, flags) = if n == nr::EXECVEAT {
+            (a[0] as i32, a[1], a[2], a[3], a[4] as u32)
+        } else {
+            (AT_FDCWD, a[0], a[1], a[2], 0)
+        };
         if flags != 0 || dirfd != AT_FDCWD {
             // execveat with a directory descriptor or flags: not supported.
             return Err(Errno::EINVAL);
         }
-        Ok((uaccess::read_path(pid, p)?, uaccess::read_str_array(pid, argv)?, uaccess::read_str_array(pid, envp)?))
+        Ok((
+            uaccess::read_path(pid, p)?,
+            uaccess::read_str_array(pid, argv)?,
+            uaccess::read_str_array(pid, envp)?,
+        ))
     })();
     let (path, argv, envp) = match args {
         Ok(x) => x,
@@ -137,9 +156,16 @@ fn sys_execve(t: &mut Thread, n: u64, a: [u64; 6]) -> Next {
             Next::Resume
         }
         Err(e) => {
-            log::info!("pid {pid}: execve failed after the old image was gone ({}): killed", e.errno.name());
+            log::info!(
+                "pid {pid}: execve failed after the old image was gone ({}): killed",
+                e.errno.name()
+            );
             let status = SIGSEGV;
-            if process::exit_process(t, status) { Next::Exited(status) } else { Next::Gone }
+            if process::exit_process(t, status) {
+                Next::Exited(status)
+            } else {
+                Next::Gone
+            }
         }
     }
 }
@@ -157,7 +183,10 @@ const YIELD: i32 = -3;
 /// it was blocked: then `pause`/`sigsuspend` must not sleep; the park
 /// bounces and the signal is acted on before the call re-runs.
 fn unless_pending(t: &mut Thread) {
-    if let Ok(Resp::Val(p)) = state::execute(ReadOp::Pending { pid: t.pid, tid: t.tid }) {
+    if let Ok(Resp::Val(p)) = state::execute(ReadOp::Pending {
+        pid: t.pid,
+        tid: t.tid,
+    }) {
         if p & !t.sigmask != 0 {
             sched::bounce_next_park(t.pid);
         }
@@ -199,15 +228,26 @@ fn call(t: &mut Thread, n: u64, a: [u64; 6]) -> KResult<u64> {
         nr::CREAT => sys_openat(t, AT_FDCWD, a[0], O_CREAT | O_WRONLY | O_TRUNC, a[1] as u32),
         nr::OPENAT => sys_openat(t, fd_arg(a[0]), a[1], a[2] as u32, a[3] as u32),
         nr::CLOSE => {
-            let r = ok_unit(state::execute_mut(WriteOp::Close { pid, fd: fd_arg(a[0]) }));
+            let r = ok_unit(state::execute_mut(WriteOp::Close {
+                pid,
+                fd: fd_arg(a[0]),
+            }));
             sched::wake_pipes();
             r
         }
-        nr::LSEEK => val(state::execute_mut(WriteOp::Seek { pid, fd: fd_arg(a[0]), offset: a[1] as i64, whence: a[2] as u32 })),
+        nr::LSEEK => val(state::execute_mut(WriteOp::Seek {
+            pid,
+            fd: fd_arg(a[0]),
+            offset: a[1] as i64,
+            whence: a[2] as u32,
+        })),
         nr::STAT => sys_fstatat(t, AT_FDCWD, a[0], a[1], 0),
         nr::LSTAT => sys_fstatat(t, AT_FDCWD, a[0], a[1], AT_SYMLINK_NOFOLLOW),
         nr::FSTAT => {
-            let st = stat_of(state::execute(ReadOp::Fstat { pid, fd: fd_arg(a[0]) }))?;
+            let st = stat_of(state::execute(ReadOp::Fstat {
+                pid,
+                fd: fd_arg(a[0]),
+            }))?;
             uaccess::write(pid, a[1], &to_stat(&st).to_bytes()).map(|_| 0)
         }
         nr::NEWFSTATAT => sys_fstatat(t, fd_arg(a[0]), a[1], a[2], a[3] as u32),
@@ -232,28 +272,74 @@ fn call(t: &mut Thread, n: u64, a: [u64; 6]) -> KResult<u64> {
         nr::READLINKAT => sys_readlinkat(t, fd_arg(a[0]), a[1], a[2], a[3]),
         nr::TRUNCATE => {
             let p = path(t, a[0])?;
-            ok_unit(state::execute_mut(WriteOp::Truncate { pid, dirfd: AT_FDCWD, path: p, len: a[1], now: time::now() }))
+            ok_unit(state::execute_mut(WriteOp::Truncate {
+                pid,
+                dirfd: AT_FDCWD,
+                path: p,
+                len: a[1],
+                now: time::now(),
+            }))
         }
-        nr::FTRUNCATE => ok_unit(state::execute_mut(WriteOp::Ftruncate { pid, fd: fd_arg(a[0]), len: a[1], now: time::now() })),
+        nr::FTRUNCATE => ok_unit(state::execute_mut(WriteOp::Ftruncate {
+            pid,
+            fd: fd_arg(a[0]),
+            len: a[1],
+            now: time::now(),
+        })),
         nr::CHMOD => {
             let p = nonempty(path(t, a[0])?)?;
-            ok_unit(state::execute_mut(WriteOp::Chmod { pid, dirfd: AT_FDCWD, path: p, mode: a[1] as u32, now: time::now() }))
+            ok_unit(state::execute_mut(WriteOp::Chmod {
+                pid,
+                dirfd: AT_FDCWD,
+                path: p,
+                mode: a[1] as u32,
+                now: time::now(),
+            }))
         }
         nr::FCHMODAT => {
             let p = nonempty(path(t, a[1])?)?;
-            ok_unit(state::execute_mut(WriteOp::Chmod { pid, dirfd: fd_arg(a[0]), path: p, mode: a[2] as u32, now: time::now() }))
+            ok_unit(state::execute_mut(WriteOp::Chmod {
+                pid,
+                dirfd: fd_arg(a[0]),
+                path: p,
+                mode: a[2] as u32,
+                now: time::now(),
+            }))
         }
-        nr::FCHMOD => ok_unit(state::execute_mut(WriteOp::Chmod { pid, dirfd: fd_arg(a[0]), path: Vec::new(), mode: a[1] as u32, now: time::now() })),
+        nr::FCHMOD => ok_unit(state::execute_mut(WriteOp::Chmod {
+            pid,
+            dirfd: fd_arg(a[0]),
+            path: Vec::new(),
+            mode: a[1] as u32,
+            now: time::now(),
+        })),
         nr::UTIMENSAT => sys_utimensat(t, fd_arg(a[0]), a[1], a[2], a[3] as u32),
         nr::GETCWD => sys_getcwd(t, a[0], a[1]),
         nr::CHDIR => {
             let p = path(t, a[0])?;
-            ok_unit(state::execute_mut(WriteOp::Chdir { pid, dirfd: AT_FDCWD, path: p }))
+            ok_unit(state::execute_mut(WriteOp::Chdir {
+                pid,
+                dirfd: AT_FDCWD,
+                path: p,
+            }))
         }
-        nr::FCHDIR => ok_unit(state::execute_mut(WriteOp::Fchdir { pid, fd: fd_arg(a[0]) })),
-        nr::DUP => val(state::execute_mut(WriteOp::Dup { pid, fd: fd_arg(a[0]), min: 0, cloexec: false })),
+        nr::FCHDIR => ok_unit(state::execute_mut(WriteOp::Fchdir {
+            pid,
+            fd: fd_arg(a[0]),
+        })),
+        nr::DUP => val(state::execute_mut(WriteOp::Dup {
+            pid,
+            fd: fd_arg(a[0]),
+            min: 0,
+            cloexec: false,
+        })),
         nr::DUP2 => {
-            let r = val(state::execute_mut(WriteOp::Dup2 { pid, old: fd_arg(a[0]), new: fd_arg(a[1]), cloexec: false }));
+            let r = val(state::execute_mut(WriteOp::Dup2 {
+                pid,
+                old: fd_arg(a[0]),
+                new: fd_arg(a[1]),
+                cloexec: false,
+            }));
             sched::wake_pipes();
             r
         }
@@ -262,7 +348,12 @@ fn call(t: &mut Thread, n: u64, a: [u64; 6]) -> KResult<u64> {
             if fd_arg(a[0]) == fd_arg(a[1]) || flags & !O_CLOEXEC != 0 {
                 return Err(Errno::EINVAL);
             }
-            let r = val(state::execute_mut(WriteOp::Dup2 { pid, old: fd_arg(a[0]), new: fd_arg(a[1]), cloexec: flags != 0 }));
+            let r = val(state::execute_mut(WriteOp::Dup2 {
+                pid,
+                old: fd_arg(a[0]),
+                new: fd_arg(a[1]),
+                cloexec: flags != 0,
+            }));
             sched::wake_pipes();
             r
         }
@@ -277,13 +368,25 @@ fn call(t: &mut Thread, n: u64, a: [u64; 6]) -> KResult<u64> {
             if a[0] % PAGE_SIZE != 0 || a[1] == 0 {
                 return Err(Errno::EINVAL);
             }
-            flush_then_release(pid, state::execute_mut(WriteOp::Munmap { pid, start: a[0], len: a[1] }))
+            flush_then_release(
+                pid,
+                state::execute_mut(WriteOp::Munmap {
+                    pid,
+                    start: a[0],
+                    len: a[1],
+                }),
+            )
         }
         nr::MPROTECT => {
             if a[0] % PAGE_SIZE != 0 || a[2] as u32 & !(PROT_READ | PROT_WRITE | PROT_EXEC) != 0 {
                 return Err(Errno::EINVAL);
             }
-            let r = ok_unit(state::execute_mut(WriteOp::Mprotect { pid, start: a[0], len: a[1], prot: a[2] as u32 }));
+            let r = ok_unit(state::execute_mut(WriteOp::Mprotect {
+                pid,
+                start: a[0],
+                len: a[1],
+                prot: a[2] as u32,
+            }));
             tlb_shootdown(pid);
             r
         }
@@ -305,7 +408,14 @@ fn call(t: &mut Thread, n: u64, a: [u64; 6]) -> KResult<u64> {
         nr::PRLIMIT64 => sys_prlimit(t, a[0] as u32, a[1] as u32, a[2], a[3]),
         nr::GETRLIMIT => sys_prlimit(t, 0, a[0] as u32, 0, a[1]),
         nr::UNAME => {
-            let u = structs::Utsname::new(b"Linux", b"nros", b"6.1.0-nros", b"#1 SMP NrOS in Rust", b"x86_64", b"(none)");
+            let u = structs::Utsname::new(
+                b"Linux",
+                b"nros",
+                b"6.1.0-nros",
+                b"#1 SMP NrOS in Rust",
+                b"x86_64",
+                b"(none)",
+            );
             uaccess::write(pid, a[0], &u.to_bytes()).map(|_| 0)
         }
         nr::SYSINFO => sys_sysinfo(t, a[0]),
@@ -336,7 +446,10 @@ fn call(t: &mut Thread, n: u64, a: [u64; 6]) -> KResult<u64> {
             proc_info(target).map(|p| u64::from(p.sid))
         }
         nr::GETUID | nr::GETEUID | nr::GETGID | nr::GETEGID => Ok(0),
-        nr::UMASK => val(state::execute_mut(WriteOp::Umask { pid, mask: a[0] as u32 })),
+        nr::UMASK => val(state::execute_mut(WriteOp::Umask {
+            pid,
+            mask: a[0] as u32,
+        })),
         nr::CLOCK_GETTIME => {
             let ns = clock_ns(a[0] as i32)?;
             uaccess::write(pid, a[1], &structs::Timespec::from_nanos(ns).to_bytes()).map(|_| 0)
@@ -344,13 +457,25 @@ fn call(t: &mut Thread, n: u64, a: [u64; 6]) -> KResult<u64> {
         nr::CLOCK_GETRES => {
             clock_ns(a[0] as i32)?;
             if a[1] != 0 {
-                uaccess::write(pid, a[1], &structs::Timespec { tv_sec: 0, tv_nsec: 1 }.to_bytes())?;
+                uaccess::write(
+                    pid,
+                    a[1],
+                    &structs::Timespec {
+                        tv_sec: 0,
+                        tv_nsec: 1,
+                    }
+                    .to_bytes(),
+                )?;
             }
             Ok(0)
         }
         nr::GETTIMEOFDAY => {
             if a[0] != 0 {
-                uaccess::write(pid, a[0], &structs::Timeval::from_nanos(time::realtime_ns()).to_bytes())?;
+                uaccess::write(
+                    pid,
+                    a[0],
+                    &structs::Timeval::from_nanos(time::realtime_ns()).to_bytes(),
+                )?;
             }
             if a[1] != 0 {
                 uaccess::write(pid, a[1], &[0u8; 8])?;
@@ -392,9 +517,21 @@ fn call(t: &mut Thread, n: u64, a: [u64; 6]) -> KResult<u64> {
             let flags = a[0];
             let thread = CLONE_VM | CLONE_THREAD | CLONE_SIGHAND;
             if flags & thread == thread {
-                let known = 0xff | CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM
-                    | CLONE_SETTLS | CLONE_PARENT_SETTID | CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID | CLONE_DETACHED;
-                if flags & !known != 0 || flags & (CLONE_FS | CLONE_FILES) != (CLONE_FS | CLONE_FILES) {
+                let known = 0xff
+                    | CLONE_VM
+                    | CLONE_FS
+                    | CLONE_FILES
+                    | CLONE_SIGHAND
+                    | CLONE_THREAD
+                    | CLONE_SYSVSEM
+                    | CLONE_SETTLS
+                    | CLONE_PARENT_SETTID
+                    | CLONE_CHILD_SETTID
+                    | CLONE_CHILD_CLEARTID
+                    | CLONE_DETACHED;
+                if flags & !known != 0
+                    || flags & (CLONE_FS | CLONE_FILES) != (CLONE_FS | CLONE_FILES)
+                {
                     return Err(Errno::EINVAL);
                 }
                 return process::clone_thread(t, flags, a[1], a[2], a[3], a[4]).map(u64::from);
@@ -404,12 +541,20 @@ fn call(t: &mut Thread, n: u64, a: [u64; 6]) -> KResult<u64> {
             // posix_spawn starts a child on its own stack) is served by a
             // copy too: the child runs on the given stack until it execs,
             // and the parent need not wait since nothing is shared.
-            let supported = 0xff | CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID | CLONE_VFORK | CLONE_VM | CLONE_PARENT_SETTID;
+            let supported = 0xff
+                | CLONE_CHILD_SETTID
+                | CLONE_CHILD_CLEARTID
+                | CLONE_VFORK
+                | CLONE_VM
+                | CLONE_PARENT_SETTID;
             if flags & !supported != 0 || (flags & CLONE_VM != 0 && flags & CLONE_VFORK == 0) {
                 return Err(Errno::EINVAL);
             }
-            let child_tid = (flags & (CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID) != 0)
-                .then_some((a[3], flags & CLONE_CHILD_SETTID != 0, flags & CLONE_CHILD_CLEARTID != 0));
+            let child_tid = (flags & (CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID) != 0).then_some((
+                a[3],
+                flags & CLONE_CHILD_SETTID != 0,
+                flags & CLONE_CHILD_CLEARTID != 0,
+            ));
             let child = process::fork(t, a[1], child_tid)?;
             if flags & CLONE_PARENT_SETTID != 0 {
                 // Linux ignores a failed store: the child exists either way.
@@ -471,7 +616,11 @@ fn call(t: &mut Thread, n: u64, a: [u64; 6]) -> KResult<u64> {
         nr::KILL => sys_kill(t, a[0] as i32, a[1] as i32),
         nr::TKILL => sys_tgkill(t, None, a[0] as i32, a[1] as i32),
         nr::TGKILL => sys_tgkill(t, Some(a[0] as i32), a[1] as i32, a[2] as i32),
-        nr::SETPGID => ok_unit(state::execute_mut(WriteOp::Setpgid { pid, target: a[0] as u32, pgid: a[1] as u32 })),
+        nr::SETPGID => ok_unit(state::execute_mut(WriteOp::Setpgid {
+            pid,
+            target: a[0] as u32,
+            pgid: a[1] as u32,
+        })),
         nr::SETSID => val(state::execute_mut(WriteOp::Setsid { pid })),
         nr::PRCTL => sys_prctl(t, a[0] as u32, a[1]),
         nr::POLL => {
@@ -550,22 +699,56 @@ fn is_console(i: &kstate::FdInfo) -> bool {
 /// system calls that make it grow fail (with the errno Linux uses for that
 /// call when memory is short) instead of letting the kernel run out.
 fn heap_guard(n: u64) -> KResult<()> {
-    let grows_fs = matches!(n, nr::OPEN | nr::OPENAT | nr::CREAT | nr::MKDIR | nr::MKDIRAT | nr::MKNOD | nr::MKNODAT
-        | nr::SYMLINK | nr::SYMLINKAT | nr::LINK | nr::LINKAT | nr::RENAME | nr::RENAMEAT | nr::RENAMEAT2);
+    let grows_fs = matches!(
+        n,
+        nr::OPEN
+            | nr::OPENAT
+            | nr::CREAT
+            | nr::MKDIR
+            | nr::MKDIRAT
+            | nr::MKNOD
+            | nr::MKNODAT
+            | nr::SYMLINK
+            | nr::SYMLINKAT
+            | nr::LINK
+            | nr::LINKAT
+            | nr::RENAME
+            | nr::RENAMEAT
+            | nr::RENAMEAT2
+    );
     let grows_tasks = matches!(n, nr::FORK | nr::VFORK | nr::CLONE);
-    let grows_other = matches!(n, nr::PIPE | nr::PIPE2 | nr::MMAP | nr::MPROTECT | nr::MUNMAP | nr::BRK | nr::DUP | nr::DUP2 | nr::DUP3);
+    let grows_other = matches!(
+        n,
+        nr::PIPE
+            | nr::PIPE2
+            | nr::MMAP
+            | nr::MPROTECT
+            | nr::MUNMAP
+            | nr::BRK
+            | nr::DUP
+            | nr::DUP2
+            | nr::DUP3
+    );
     if !(grows_fs || grows_tasks || grows_other) || room_for(0).is_ok() {
         return Ok(());
     }
     log::warn!("kernel heap low: {} fails", nr::name(n).unwrap_or("?"));
-    Err(if grows_fs { Errno::ENOSPC } else if grows_tasks { Errno::EAGAIN } else { Errno::ENOMEM })
+    Err(if grows_fs {
+        Errno::ENOSPC
+    } else if grows_tasks {
+        Errno::EAGAIN
+    } else {
+        Errno::ENOMEM
+    })
 }
 
 /// Enough heap left to store `bytes` more file data in every replica?
 fn room_for(bytes: usize) -> KResult<()> {
     // A copy per replica, plus the one the operation carries through the
     // log (kept until its log entry is reused), plus a reserve.
-    let need = bytes.saturating_mul(state::replicas() + 1).saturating_add(16 << 20);
+    let need = bytes
+        .saturating_mul(state::replicas() + 1)
+        .saturating_add(16 << 20);
     let free: usize = (0..crate::topology().nodes.len())
         .map(|n| {
             let (used, size) = crate::arch::heap::node_usage(n);
@@ -601,16 +784,31 @@ fn write_bytes(t: &mut Thread, fd: i32, data: Vec<u8>) -> KResult<u64> {
         let seq = sched::seq(WaitKey::Pipe(id));
         if room_for(data.len()).is_err() {
             // Under memory pressure a pipe holds no more: like a full one.
-            return if i.flags & O_NONBLOCK != 0 { Err(Errno::EAGAIN) } else { Err(block(t, WaitKey::Pipe(id), seq)) };
+            return if i.flags & O_NONBLOCK != 0 {
+                Err(Errno::EAGAIN)
+            } else {
+                Err(block(t, WaitKey::Pipe(id), seq))
+            };
         }
-        return match state::execute_mut(WriteOp::Write { pid, fd, data: Arc::from(data), now: time::now() }) {
+        return match state::execute_mut(WriteOp::Write {
+            pid,
+            fd,
+            data: Arc::from(data),
+            now: time::now(),
+        }) {
             Ok(Resp::Val(n)) => {
                 sched::wake(WaitKey::Pipe(id));
                 Ok(n)
             }
-            Err(Errno::EAGAIN) if i.flags & O_NONBLOCK == 0 => Err(block(t, WaitKey::Pipe(id), seq)),
+            Err(Errno::EAGAIN) if i.flags & O_NONBLOCK == 0 => {
+                Err(block(t, WaitKey::Pipe(id), seq))
+            }
             Err(Errno::EPIPE) => {
-                let _ = state::execute_mut(WriteOp::Signal { pid, target: pid as i32, sig: SIGPIPE as u32 });
+                let _ = state::execute_mut(WriteOp::Signal {
+                    pid,
+                    target: pid as i32,
+                    sig: SIGPIPE as u32,
+                });
                 sched::signal_hint(pid);
                 Err(Errno::EPIPE)
             }
@@ -625,7 +823,12 @@ fn write_bytes(t: &mut Thread, fd: i32, data: Vec<u8>) -> KResult<u64> {
         return Ok(0);
     }
     room_for(data.len())?;
-    val(state::execute_mut(WriteOp::Write { pid, fd, data: Arc::from(data), now: time::now() }))
+    val(state::execute_mut(WriteOp::Write {
+        pid,
+        fd,
+        data: Arc::from(data),
+        now: time::now(),
+    }))
 }
 
 /// Regular-file reads and writes go through the log in pieces of at most
@@ -675,7 +878,11 @@ fn sys_write(t: &mut Thread, fd: i32, buf: u64, len: u64) -> KResult<u64> {
         });
     }
     // A pipe takes at most its capacity at once: read no more than that.
-    let len = if matches!(i.obj, FileObj::Pipe { .. }) { len.min(kstate::PIPE_CAPACITY as u64) } else { len };
+    let len = if matches!(i.obj, FileObj::Pipe { .. }) {
+        len.min(kstate::PIPE_CAPACITY as u64)
+    } else {
+        len
+    };
     let data = uaccess::read(t.pid, buf, len as usize)?;
     write_bytes(t, fd, data)
 }
@@ -713,7 +920,9 @@ fn read_bytes(t: &mut Thread, fd: i32, len: u64) -> KResult<Vec<u8>> {
                 sched::wake(WaitKey::Pipe(id));
                 Ok(b)
             }
-            Err(Errno::EAGAIN) if info.flags & O_NONBLOCK == 0 => Err(block(t, WaitKey::Pipe(id), seq)),
+            Err(Errno::EAGAIN) if info.flags & O_NONBLOCK == 0 => {
+                Err(block(t, WaitKey::Pipe(id), seq))
+            }
             Err(e) => Err(e),
             Ok(_) => Err(Errno::EIO),
         };
@@ -724,7 +933,11 @@ fn read_bytes(t: &mut Thread, fd: i32, len: u64) -> KResult<Vec<u8>> {
     };
     match plan {
         ReadPlan::Bytes(b) => Ok(b),
-        ReadPlan::Inode { ino, offset, n } => match state::execute(ReadOp::ReadInode { ino, offset, len: n })? {
+        ReadPlan::Inode { ino, offset, n } => match state::execute(ReadOp::ReadInode {
+            ino,
+            offset,
+            len: n,
+        })? {
             Resp::Bytes(b) => Ok(b),
             _ => Err(Errno::EIO),
         },
@@ -740,7 +953,9 @@ fn read_bytes(t: &mut Thread, fd: i32, len: u64) -> KResult<Vec<u8>> {
                 let seq = sched::seq(WaitKey::Console);
                 match console::read(len.min(1 << 20) as usize, true) {
                     console::ReadResult::Data(d) => Ok(d),
-                    console::ReadResult::WouldBlock if info.flags & O_NONBLOCK != 0 => Err(Errno::EAGAIN),
+                    console::ReadResult::WouldBlock if info.flags & O_NONBLOCK != 0 => {
+                        Err(Errno::EAGAIN)
+                    }
                     console::ReadResult::WouldBlock => Err(block(t, WaitKey::Console, seq)),
                     console::ReadResult::Interrupt => {
                         interrupt_foreground(pid);
@@ -757,7 +972,11 @@ fn read_bytes(t: &mut Thread, fd: i32, len: u64) -> KResult<Vec<u8>> {
 /// live process; only the group matters).
 pub fn interrupt_foreground(sender: u32) {
     let pg = console::pgrp();
-    if let Ok(Resp::Pids(hit)) = state::execute_mut(WriteOp::Signal { pid: sender, target: -pg, sig: SIGINT as u32 }) {
+    if let Ok(Resp::Pids(hit)) = state::execute_mut(WriteOp::Signal {
+        pid: sender,
+        target: -pg,
+        sig: SIGINT as u32,
+    }) {
         for p in hit {
             sched::signal_hint(p);
             sched::wake_process(p);
@@ -810,7 +1029,12 @@ fn sys_pread(t: &mut Thread, fd: i32, buf: u64, len: u64, off: i64) -> KResult<u
         return Err(Errno::ESPIPE);
     }
     chunked(len.min(kstate::MAX_IO), |at, n| {
-        let data = match state::execute(ReadOp::ReadAt { pid: t.pid, fd, offset: off as u64 + at, len: n })? {
+        let data = match state::execute(ReadOp::ReadAt {
+            pid: t.pid,
+            fd,
+            offset: off as u64 + at,
+            len: n,
+        })? {
             Resp::Bytes(b) => b,
             _ => return Err(Errno::EIO),
         };
@@ -830,7 +1054,13 @@ fn sys_pwrite(t: &mut Thread, fd: i32, buf: u64, len: u64, off: i64) -> KResult<
     chunked(len.min(kstate::MAX_IO), |at, n| {
         let data = uaccess::read(t.pid, buf + at, n as usize)?;
         room_for(data.len())?;
-        val(state::execute_mut(WriteOp::WriteAt { pid: t.pid, fd, offset: off as u64 + at, data: Arc::from(data), now: time::now() }))
+        val(state::execute_mut(WriteOp::WriteAt {
+            pid: t.pid,
+            fd,
+            offset: off as u64 + at,
+            data: Arc::from(data),
+            now: time::now(),
+        }))
     })
 }
 
@@ -856,9 +1086,20 @@ fn sys_openat(t: &mut Thread, dirfd: i32, p: u64, flags: u32, mode: u32) -> KRes
         if flags & O_ACCMODE != O_RDONLY {
             return Err(Errno::EACCES);
         }
-        return val(state::execute_mut(WriteOp::OpenBuffer { pid, data: Arc::from(data), flags }));
+        return val(state::execute_mut(WriteOp::OpenBuffer {
+            pid,
+            data: Arc::from(data),
+            flags,
+        }));
     }
-    val(state::execute_mut(WriteOp::Open { pid, dirfd, path: p, flags, mode, now: time::now() }))
+    val(state::execute_mut(WriteOp::Open {
+        pid,
+        dirfd,
+        path: p,
+        flags,
+        mode,
+        now: time::now(),
+    }))
 }
 
 fn stat_of(r: KResult<Resp>) -> KResult<kstate::Stat> {
@@ -869,7 +1110,10 @@ fn stat_of(r: KResult<Resp>) -> KResult<kstate::Stat> {
 }
 
 fn to_stat(s: &kstate::Stat) -> structs::Stat {
-    let ts = |t: memfs::Timespec| structs::Timespec { tv_sec: t.sec, tv_nsec: i64::from(t.nsec) };
+    let ts = |t: memfs::Timespec| structs::Timespec {
+        tv_sec: t.sec,
+        tv_nsec: i64::from(t.nsec),
+    };
     structs::Stat {
         st_dev: 0x1,
         st_ino: s.ino,
@@ -911,7 +1155,12 @@ fn stat_path(t: &Thread, dirfd: i32, p: u64, flags: u32) -> KResult<kstate::Stat
             ctime: memfs::Timespec::default(),
         });
     }
-    stat_of(state::execute(ReadOp::Stat { pid: t.pid, dirfd, path, follow: flags & AT_SYMLINK_NOFOLLOW == 0 }))
+    stat_of(state::execute(ReadOp::Stat {
+        pid: t.pid,
+        dirfd,
+        path,
+        follow: flags & AT_SYMLINK_NOFOLLOW == 0,
+    }))
 }
 
 fn sys_fstatat(t: &mut Thread, dirfd: i32, p: u64, buf: u64, flags: u32) -> KResult<u64> {
@@ -923,7 +1172,10 @@ fn sys_statx(t: &mut Thread, dirfd: i32, p: u64, flags: u32, buf: u64) -> KResul
     let st = stat_path(t, dirfd, p, flags & !AT_STATX_SYNC_TYPE)?;
     let s = to_stat(&st);
     let ts = |t: structs::Timespec| structs::StatxTimestamp::from(t);
-    let (rmaj, rmin) = ((st.rdev >> 8) & 0xfff, (st.rdev & 0xff) | ((st.rdev >> 12) & !0xff));
+    let (rmaj, rmin) = (
+        (st.rdev >> 8) & 0xfff,
+        (st.rdev & 0xff) | ((st.rdev >> 12) & !0xff),
+    );
     let x = structs::Statx {
         stx_mask: 0x7ff,
         stx_blksize: 4096,
@@ -947,7 +1199,9 @@ fn sys_statx(t: &mut Thread, dirfd: i32, p: u64, flags: u32, buf: u64) -> KResul
 }
 
 fn sys_faccessat(t: &mut Thread, dirfd: i32, p: u64, mode: u32, flags: u32) -> KResult<u64> {
-    if mode & !(R_OK | W_OK | X_OK) != 0 || flags & !(AT_EACCESS | AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
+    if mode & !(R_OK | W_OK | X_OK) != 0
+        || flags & !(AT_EACCESS | AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0
+    {
         return Err(Errno::EINVAL);
     }
     let st = stat_path(t, dirfd, p, flags & (AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH))?;
@@ -960,7 +1214,11 @@ fn sys_faccessat(t: &mut Thread, dirfd: i32, p: u64, mode: u32, flags: u32) -> K
 }
 
 fn sys_getdents64(t: &mut Thread, fd: i32, buf: u64, count: u64) -> KResult<u64> {
-    let ents = match state::execute_mut(WriteOp::Getdents { pid: t.pid, fd, bufsize: count.min(1 << 20) })? {
+    let ents = match state::execute_mut(WriteOp::Getdents {
+        pid: t.pid,
+        fd,
+        bufsize: count.min(1 << 20),
+    })? {
         Resp::Dirents(e) => e,
         _ => return Err(Errno::EIO),
     };
@@ -983,7 +1241,13 @@ fn sys_getdents64(t: &mut Thread, fd: i32, buf: u64, count: u64) -> KResult<u64>
 
 fn sys_mkdirat(t: &mut Thread, dirfd: i32, p: u64, mode: u32) -> KResult<u64> {
     let p = path(t, p)?;
-    ok_unit(state::execute_mut(WriteOp::Mkdir { pid: t.pid, dirfd, path: p, mode, now: time::now() }))
+    ok_unit(state::execute_mut(WriteOp::Mkdir {
+        pid: t.pid,
+        dirfd,
+        path: p,
+        mode,
+        now: time::now(),
+    }))
 }
 
 fn sys_unlinkat(t: &mut Thread, dirfd: i32, p: u64, flags: u32) -> KResult<u64> {
@@ -991,7 +1255,13 @@ fn sys_unlinkat(t: &mut Thread, dirfd: i32, p: u64, flags: u32) -> KResult<u64> 
         return Err(Errno::EINVAL);
     }
     let p = path(t, p)?;
-    ok_unit(state::execute_mut(WriteOp::Unlink { pid: t.pid, dirfd, path: p, rmdir: flags & AT_REMOVEDIR != 0, now: time::now() }))
+    ok_unit(state::execute_mut(WriteOp::Unlink {
+        pid: t.pid,
+        dirfd,
+        path: p,
+        rmdir: flags & AT_REMOVEDIR != 0,
+        now: time::now(),
+    }))
 }
 
 fn sys_renameat(t: &mut Thread, od: i32, o: u64, nd: i32, nw: u64, flags: u32) -> KResult<u64> {
@@ -1001,25 +1271,52 @@ fn sys_renameat(t: &mut Thread, od: i32, o: u64, nd: i32, nw: u64, flags: u32) -
         if flags & !RENAME_NOREPLACE != 0 {
             return Err(Errno::EINVAL);
         }
-        if state::execute(ReadOp::Access { pid: t.pid, dirfd: nd, path: new.clone(), follow: false }).is_ok() {
+        if state::execute(ReadOp::Access {
+            pid: t.pid,
+            dirfd: nd,
+            path: new.clone(),
+            follow: false,
+        })
+        .is_ok()
+        {
             return Err(Errno::EEXIST);
         }
     } else if flags != 0 {
         return Err(Errno::EINVAL);
     }
-    ok_unit(state::execute_mut(WriteOp::Rename { pid: t.pid, olddirfd: od, old, newdirfd: nd, new, now: time::now() }))
+    ok_unit(state::execute_mut(WriteOp::Rename {
+        pid: t.pid,
+        olddirfd: od,
+        old,
+        newdirfd: nd,
+        new,
+        now: time::now(),
+    }))
 }
 
 fn sys_linkat(t: &mut Thread, od: i32, o: u64, nd: i32, nw: u64) -> KResult<u64> {
     let old = path(t, o)?;
     let new = path(t, nw)?;
-    ok_unit(state::execute_mut(WriteOp::Link { pid: t.pid, olddirfd: od, old, newdirfd: nd, new, now: time::now() }))
+    ok_unit(state::execute_mut(WriteOp::Link {
+        pid: t.pid,
+        olddirfd: od,
+        old,
+        newdirfd: nd,
+        new,
+        now: time::now(),
+    }))
 }
 
 fn sys_symlinkat(t: &mut Thread, target: u64, dirfd: i32, p: u64) -> KResult<u64> {
     let target = path(t, target)?;
     let p = path(t, p)?;
-    ok_unit(state::execute_mut(WriteOp::Symlink { pid: t.pid, target, dirfd, path: p, now: time::now() }))
+    ok_unit(state::execute_mut(WriteOp::Symlink {
+        pid: t.pid,
+        target,
+        dirfd,
+        path: p,
+        now: time::now(),
+    }))
 }
 
 fn sys_readlinkat(t: &mut Thread, dirfd: i32, p: u64, buf: u64, size: u64) -> KResult<u64> {
@@ -1033,7 +1330,11 @@ fn sys_readlinkat(t: &mut Thread, dirfd: i32, p: u64, buf: u64, size: u64) -> KR
             _ => return Err(Errno::EIO),
         }
     } else {
-        match state::execute(ReadOp::Readlink { pid: t.pid, dirfd, path: p })? {
+        match state::execute(ReadOp::Readlink {
+            pid: t.pid,
+            dirfd,
+            path: p,
+        })? {
             Resp::Bytes(b) => b,
             _ => return Err(Errno::EIO),
         }
@@ -1064,7 +1365,10 @@ fn sys_utimensat(t: &mut Thread, dirfd: i32, p: u64, times: u64, flags: u32) -> 
             match ts.tv_nsec {
                 structs::Timespec::UTIME_OMIT => Ok(None),
                 structs::Timespec::UTIME_NOW => Ok(Some(now)),
-                n if (0..1_000_000_000).contains(&n) => Ok(Some(memfs::Timespec { sec: ts.tv_sec, nsec: n as u32 })),
+                n if (0..1_000_000_000).contains(&n) => Ok(Some(memfs::Timespec {
+                    sec: ts.tv_sec,
+                    nsec: n as u32,
+                })),
                 _ => Err(Errno::EINVAL),
             }
         };
@@ -1097,17 +1401,32 @@ fn sys_getcwd(t: &mut Thread, buf: u64, size: u64) -> KResult<u64> {
 fn sys_fcntl(t: &mut Thread, fd: i32, cmd: u32, arg: u64) -> KResult<u64> {
     let pid = t.pid;
     match cmd {
-        F_DUPFD | F_DUPFD_CLOEXEC => {
-            val(state::execute_mut(WriteOp::Dup { pid, fd, min: arg as i32, cloexec: cmd == F_DUPFD_CLOEXEC }))
-        }
+        F_DUPFD | F_DUPFD_CLOEXEC => val(state::execute_mut(WriteOp::Dup {
+            pid,
+            fd,
+            min: arg as i32,
+            cloexec: cmd == F_DUPFD_CLOEXEC,
+        })),
         F_GETFD => Ok(u64::from(fd_info(pid, fd)?.cloexec)),
-        F_SETFD => ok_unit(state::execute_mut(WriteOp::SetCloexec { pid, fd, cloexec: arg & u64::from(FD_CLOEXEC) != 0 })),
+        F_SETFD => ok_unit(state::execute_mut(WriteOp::SetCloexec {
+            pid,
+            fd,
+            cloexec: arg & u64::from(FD_CLOEXEC) != 0,
+        })),
         F_GETFL => {
             let i = fd_info(pid, fd)?;
-            let large = if i.flags & O_PATH == 0 { O_LARGEFILE } else { 0 };
+            let large = if i.flags & O_PATH == 0 {
+                O_LARGEFILE
+            } else {
+                0
+            };
             Ok(u64::from(i.flags | large))
         }
-        F_SETFL => ok_unit(state::execute_mut(WriteOp::SetStatusFlags { pid, fd, flags: arg as u32 })),
+        F_SETFL => ok_unit(state::execute_mut(WriteOp::SetStatusFlags {
+            pid,
+            fd,
+            flags: arg as u32,
+        })),
         _ => {
             fd_info(pid, fd)?;
             Err(Errno::EINVAL)
@@ -1125,11 +1444,23 @@ fn sys_ioctl(t: &mut Thread, fd: i32, cmd: u32, arg: u64) -> KResult<u64> {
     match cmd {
         FIONBIO => {
             let on = uaccess::read(pid, arg, 4)?.iter().any(|&b| b != 0);
-            let flags = if on { i.flags | O_NONBLOCK } else { i.flags & !O_NONBLOCK };
-            return ok_unit(state::execute_mut(WriteOp::SetStatusFlags { pid, fd, flags }));
+            let flags = if on {
+                i.flags | O_NONBLOCK
+            } else {
+                i.flags & !O_NONBLOCK
+            };
+            return ok_unit(state::execute_mut(WriteOp::SetStatusFlags {
+                pid,
+                fd,
+                flags,
+            }));
         }
         FIOCLEX | FIONCLEX => {
-            return ok_unit(state::execute_mut(WriteOp::SetCloexec { pid, fd, cloexec: cmd == FIOCLEX }));
+            return ok_unit(state::execute_mut(WriteOp::SetCloexec {
+                pid,
+                fd,
+                cloexec: cmd == FIOCLEX,
+            }));
         }
         _ => {}
     }
@@ -1214,7 +1545,15 @@ fn sys_sched_setaffinity(t: &mut Thread, tid: i32, size: usize, mask: u64) -> KR
     Err(Errno(YIELD))
 }
 
-fn sys_mmap(t: &mut Thread, addr: u64, len: u64, prot: u32, flags: u32, fd: i32, off: u64) -> KResult<u64> {
+fn sys_mmap(
+    t: &mut Thread,
+    addr: u64,
+    len: u64,
+    prot: u32,
+    flags: u32,
+    fd: i32,
+    off: u64,
+) -> KResult<u64> {
     let pid = t.pid;
     let req = kstate::decode::mmap_request(addr, len, prot, flags, off)?;
     let kind = if req.anonymous {
@@ -1227,7 +1566,9 @@ fn sys_mmap(t: &mut Thread, addr: u64, len: u64, prot: u32, flags: u32, fd: i32,
         }
     } else {
         let i = fd_info(pid, fd)?;
-        let FileObj::Inode(ino) = i.obj else { return Err(Errno::ENODEV) };
+        let FileObj::Inode(ino) = i.obj else {
+            return Err(Errno::ENODEV);
+        };
         if i.kind != Some(FileType::Regular) {
             return Err(Errno::ENODEV);
         }
@@ -1241,7 +1582,16 @@ fn sys_mmap(t: &mut Thread, addr: u64, len: u64, prot: u32, flags: u32, fd: i32,
         }
         VmaKind::File { ino, offset: off }
     };
-    flush_then_release(pid, state::execute_mut(WriteOp::Mmap { pid, at: req.at, len, prot, kind }))
+    flush_then_release(
+        pid,
+        state::execute_mut(WriteOp::Mmap {
+            pid,
+            at: req.at,
+            len,
+            prot,
+            kind,
+        }),
+    )
 }
 
 fn sys_madvise(t: &mut Thread, addr: u64, len: u64, advice: u32) -> KResult<u64> {
@@ -1251,7 +1601,14 @@ fn sys_madvise(t: &mut Thread, addr: u64, len: u64, advice: u32) -> KResult<u64>
     match advice {
         MADV_DONTNEED => {
             // Linux: private pages read back as zeros (or the file) after.
-            flush_then_release(t.pid, state::execute_mut(WriteOp::Discard { pid: t.pid, start: addr, len }))
+            flush_then_release(
+                t.pid,
+                state::execute_mut(WriteOp::Discard {
+                    pid: t.pid,
+                    start: addr,
+                    len,
+                }),
+            )
         }
         MADV_NORMAL | MADV_RANDOM | MADV_SEQUENTIAL | MADV_WILLNEED | MADV_FREE => Ok(0),
         9..=19 | 100..=101 => Ok(0), // REMOVE, DONTFORK, DOFORK, MERGEABLE, HUGEPAGE, ... hints
@@ -1284,12 +1641,21 @@ fn sys_rt_sigaction(t: &mut Thread, sig: i32, act: u64, old: u64, sigsetsize: u6
     }
     if act != 0 {
         let raw = uaccess::read(t.pid, act, structs::KSigaction::SIZE)?;
-        t.sigactions.set(sig, structs::KSigaction::from_slice(&raw).ok_or(Errno::EFAULT)?);
+        t.sigactions.set(
+            sig,
+            structs::KSigaction::from_slice(&raw).ok_or(Errno::EFAULT)?,
+        );
     }
     Ok(0)
 }
 
-fn sys_rt_sigprocmask(t: &mut Thread, how: u32, set: u64, old: u64, sigsetsize: u64) -> KResult<u64> {
+fn sys_rt_sigprocmask(
+    t: &mut Thread,
+    how: u32,
+    set: u64,
+    old: u64,
+    sigsetsize: u64,
+) -> KResult<u64> {
     if sigsetsize != 8 {
         return Err(Errno::EINVAL);
     }
@@ -1307,9 +1673,18 @@ fn sys_rt_sigprocmask(t: &mut Thread, how: u32, set: u64, old: u64, sigsetsize: 
 fn limit_of(resource: u32) -> KResult<structs::Rlimit> {
     let inf = RLIM_INFINITY;
     Ok(match resource {
-        RLIMIT_STACK => structs::Rlimit { rlim_cur: process::STACK_SIZE, rlim_max: inf },
-        RLIMIT_NOFILE => structs::Rlimit { rlim_cur: kstate::MAX_FDS as u64, rlim_max: kstate::MAX_FDS as u64 },
-        r if r < 16 => structs::Rlimit { rlim_cur: inf, rlim_max: inf },
+        RLIMIT_STACK => structs::Rlimit {
+            rlim_cur: process::STACK_SIZE,
+            rlim_max: inf,
+        },
+        RLIMIT_NOFILE => structs::Rlimit {
+            rlim_cur: kstate::MAX_FDS as u64,
+            rlim_max: kstate::MAX_FDS as u64,
+        },
+        r if r < 16 => structs::Rlimit {
+            rlim_cur: inf,
+            rlim_max: inf,
+        },
         _ => return Err(Errno::EINVAL),
     })
 }
@@ -1384,7 +1759,11 @@ fn sys_nanosleep(t: &mut Thread, clk: i32, flags: u32, req: u64, rem: u64) -> KR
     }
     let now = clock_ns(clk)?;
     let ns = ts.to_nanos().ok_or(Errno::EINVAL)?;
-    let wait = if flags & TIMER_ABSTIME != 0 { ns.saturating_sub(now) } else { ns };
+    let wait = if flags & TIMER_ABSTIME != 0 {
+        ns.saturating_sub(now)
+    } else {
+        ns
+    };
     t.sleep_deadline = Some(now_mono.saturating_add(wait));
     Err(Errno(SLEEP))
 }
@@ -1412,8 +1791,10 @@ fn sys_poll(t: &mut Thread, fds: u64, nfds: u64, deadline: Option<u64>) -> KResu
         return Err(Errno::EINVAL);
     }
     let raw = uaccess::read(t.pid, fds, nfds as usize * structs::Pollfd::SIZE)?;
-    let mut pfds: Vec<structs::Pollfd> =
-        raw.chunks(structs::Pollfd::SIZE).filter_map(structs::Pollfd::from_slice).collect();
+    let mut pfds: Vec<structs::Pollfd> = raw
+        .chunks(structs::Pollfd::SIZE)
+        .filter_map(structs::Pollfd::from_slice)
+        .collect();
     loop {
         let mut ready = 0;
         for p in pfds.iter_mut() {
@@ -1457,7 +1838,10 @@ fn sys_wait4(t: &mut Thread, target: i32, wstatus: u64, options: u32) -> KResult
         return Err(Errno::EINVAL);
     }
     let seq = sched::seq(WaitKey::Child(t.pid));
-    match state::execute_mut(WriteOp::Wait { parent: t.pid, target })? {
+    match state::execute_mut(WriteOp::Wait {
+        parent: t.pid,
+        target,
+    })? {
         Resp::Waited(Some((child, status))) => {
             if wstatus != 0 {
                 uaccess::write_i32(t.pid, wstatus, status)?;
@@ -1501,7 +1885,10 @@ fn sys_tgkill(t: &mut Thread, tgid: Option<i32>, tid: i32, sig: i32) -> KResult<
     if tgid.is_some_and(|g| g as u32 != owner) {
         return Err(Errno::ESRCH);
     }
-    match state::execute_mut(WriteOp::SignalThread { tid: tid as u32, sig: sig as u32 })? {
+    match state::execute_mut(WriteOp::SignalThread {
+        tid: tid as u32,
+        sig: sig as u32,
+    })? {
         Resp::Pid(p) => {
             sched::signal_hint(p);
             if tid as u32 != t.tid {
@@ -1517,7 +1904,11 @@ fn sys_kill(t: &mut Thread, target: i32, sig: i32) -> KResult<u64> {
     if !(0..NSIG).contains(&sig) {
         return Err(Errno::EINVAL);
     }
-    match state::execute_mut(WriteOp::Signal { pid: t.pid, target, sig: sig as u32 })? {
+    match state::execute_mut(WriteOp::Signal {
+        pid: t.pid,
+        target,
+        sig: sig as u32,
+    })? {
         Resp::Pids(hit) => {
             for p in hit {
                 sched::signal_hint(p);
@@ -1534,7 +1925,15 @@ fn sys_kill(t: &mut Thread, target: i32, sig: i32) -> KResult<u64> {
 /// `futex(uaddr, op, val, timeout | val2, uaddr2, val3)`. Private and
 /// shared futexes are both keyed by (process, address), so shared futexes
 /// work between threads but not across processes.
-fn sys_futex(t: &mut Thread, uaddr: u64, op: u32, val: u32, timeout: u64, uaddr2: u64, val3: u32) -> KResult<u64> {
+fn sys_futex(
+    t: &mut Thread,
+    uaddr: u64,
+    op: u32,
+    val: u32,
+    timeout: u64,
+    uaddr2: u64,
+    val3: u32,
+) -> KResult<u64> {
     const WAIT: u32 = 0;
     const WAKE: u32 = 1;
     const REQUEUE: u32 = 3;
@@ -1618,7 +2017,12 @@ fn sys_futex(t: &mut Thread, uaddr: u64, op: u32, val: u32, timeout: u64, uaddr2
 /// `FUTEX_PRIVATE_FLAG` by its physical address, so processes that share
 /// the page (after `fork`) wait and wake on the same key.
 fn futex_key(pid: u32, uaddr: u64, shared: bool) -> KResult<WaitKey> {
-    if shared && matches!(state::execute(ReadOp::IsShared { pid, va: uaddr }), Ok(Resp::Val(1))) {
+    if shared
+        && matches!(
+            state::execute(ReadOp::IsShared { pid, va: uaddr }),
+            Ok(Resp::Val(1))
+        )
+    {
         let frame = uaccess::page_frame(pid, uaddr, false)?;
         return Ok(WaitKey::SharedFutex(frame + uaddr % PAGE_SIZE));
     }
@@ -1634,20 +2038,39 @@ fn enosys_futex(op: u32) -> KResult<u64> {
 /// other end is closed).
 fn readiness(i: &kstate::FdInfo) -> (bool, bool, bool) {
     match i.obj {
-        FileObj::Pipe { write: false, .. } => (i.size > 0 || i.pipe_ends.1 == 0, false, i.pipe_ends.1 == 0),
-        FileObj::Pipe { write: true, .. } => (false, (i.size as usize) < kstate::PIPE_CAPACITY || i.pipe_ends.0 == 0, false),
+        FileObj::Pipe { write: false, .. } => {
+            (i.size > 0 || i.pipe_ends.1 == 0, false, i.pipe_ends.1 == 0)
+        }
+        FileObj::Pipe { write: true, .. } => (
+            false,
+            (i.size as usize) < kstate::PIPE_CAPACITY || i.pipe_ends.0 == 0,
+            false,
+        ),
         _ if is_console(i) => (console::available() > 0, true, false),
         _ => (true, true, false),
     }
 }
 
 /// `select`/`pselect6` over `nfds` descriptors; `deadline` as for poll.
-fn sys_select(t: &mut Thread, nfds: u64, rd: u64, wr: u64, ex: u64, deadline: Option<u64>) -> KResult<u64> {
+fn sys_select(
+    t: &mut Thread,
+    nfds: u64,
+    rd: u64,
+    wr: u64,
+    ex: u64,
+    deadline: Option<u64>,
+) -> KResult<u64> {
     if nfds > kstate::MAX_FDS as u64 {
         return Err(Errno::EINVAL);
     }
     let bytes = (nfds as usize).div_ceil(64) * 8;
-    let load = |p: u64| -> KResult<Vec<u8>> { if p == 0 { Ok(alloc::vec![0; bytes]) } else { uaccess::read(t.pid, p, bytes) } };
+    let load = |p: u64| -> KResult<Vec<u8>> {
+        if p == 0 {
+            Ok(alloc::vec![0; bytes])
+        } else {
+            uaccess::read(t.pid, p, bytes)
+        }
+    };
     let (rin, win, ein) = (load(rd)?, load(wr)?, load(ex)?);
     let bit = |v: &[u8], fd: usize| v[fd / 8] & (1 << (fd % 8)) != 0;
     let (mut rout, mut wout) = (alloc::vec![0u8; bytes], alloc::vec![0u8; bytes]);
@@ -1692,7 +2115,12 @@ fn sys_sendfile(t: &mut Thread, out_fd: i32, in_fd: i32, offset: u64, count: u64
     let count = count.min(1 << 20);
     let data = if offset != 0 {
         let off = uaccess::read_u64(t.pid, offset)?;
-        let d = match state::execute(ReadOp::ReadAt { pid: t.pid, fd: in_fd, offset: off, len: count })? {
+        let d = match state::execute(ReadOp::ReadAt {
+            pid: t.pid,
+            fd: in_fd,
+            offset: off,
+            len: count,
+        })? {
             Resp::Bytes(b) => b,
             _ => return Err(Errno::EIO),
         };
@@ -1716,18 +2144,25 @@ fn sys_waitid(t: &mut Thread, idtype: u32, id: u32, infop: u64, options: u32) ->
         return Err(Errno::EINVAL);
     }
     let target = match idtype {
-        0 => -1,                  // P_ALL
-        1 => id as i32,           // P_PID
-        2 => -(id as i32),        // P_PGID (0: own group)
+        0 => -1,           // P_ALL
+        1 => id as i32,    // P_PID
+        2 => -(id as i32), // P_PGID (0: own group)
         _ => return Err(Errno::EINVAL),
     };
     let seq = sched::seq(WaitKey::Child(t.pid));
-    match state::execute_mut(WriteOp::Wait { parent: t.pid, target })? {
+    match state::execute_mut(WriteOp::Wait {
+        parent: t.pid,
+        target,
+    })? {
         Resp::Waited(Some((child, status))) => {
             if infop != 0 {
                 let mut si = [0u8; 128];
                 si[0..4].copy_from_slice(&SIGCHLD.to_le_bytes());
-                let (code, st) = if status & 0x7f == 0 { (1i32, (status >> 8) & 0xff) } else { (2, status & 0x7f) };
+                let (code, st) = if status & 0x7f == 0 {
+                    (1i32, (status >> 8) & 0xff)
+                } else {
+                    (2, status & 0x7f)
+                };
                 si[8..12].copy_from_slice(&code.to_le_bytes()); // CLD_EXITED / CLD_KILLED
                 si[16..20].copy_from_slice(&child.to_le_bytes());
                 si[24..28].copy_from_slice(&st.to_le_bytes());

@@ -24,13 +24,18 @@ pub fn monotonic_ns() -> u64 {
 
 /// Nanoseconds since the Unix epoch.
 pub fn realtime_ns() -> u64 {
-    BOOT_REALTIME_NS.load(Ordering::Relaxed).saturating_add(monotonic_ns())
+    BOOT_REALTIME_NS
+        .load(Ordering::Relaxed)
+        .saturating_add(monotonic_ns())
 }
 
 /// Wall-clock time as a file-system timestamp.
 pub fn now() -> memfs::Timespec {
     let ns = realtime_ns();
-    memfs::Timespec { sec: (ns / 1_000_000_000) as i64, nsec: (ns % 1_000_000_000) as u32 }
+    memfs::Timespec {
+        sec: (ns / 1_000_000_000) as i64,
+        nsec: (ns % 1_000_000_000) as u32,
+    }
 }
 
 fn cmos(reg: u8) -> u8 {
@@ -43,7 +48,15 @@ fn read_rtc() -> u64 {
     // Wait until no update is in progress, then read twice until stable.
     let read = || {
         while cmos(0x0a) & 0x80 != 0 {}
-        [cmos(0x00), cmos(0x02), cmos(0x04), cmos(0x07), cmos(0x08), cmos(0x09), cmos(0x32)]
+        [
+            cmos(0x00),
+            cmos(0x02),
+            cmos(0x04),
+            cmos(0x07),
+            cmos(0x08),
+            cmos(0x09),
+            cmos(0x32),
+        ]
     };
     let mut v = read();
     loop {
@@ -54,7 +67,13 @@ fn read_rtc() -> u64 {
         v = w;
     }
     let status_b = cmos(0x0b);
-    let bcd = |x: u8| if status_b & 0x04 == 0 { (x & 0x0f) + (x >> 4) * 10 } else { x };
+    let bcd = |x: u8| {
+        if status_b & 0x04 == 0 {
+            (x & 0x0f) + (x >> 4) * 10
+        } else {
+            x
+        }
+    };
     let (sec, min) = (u64::from(bcd(v[0])), u64::from(bcd(v[1])));
     let mut hour = v[2];
     let pm = hour & 0x80 != 0;

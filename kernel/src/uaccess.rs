@@ -8,10 +8,10 @@
 
 use crate::arch::paging::{frame, PAGE_SIZE};
 use crate::arch::percpu::{self, MAX_CORES};
-use core::sync::atomic::{AtomicU64, Ordering};
 use crate::{process, state};
 use abi::errno::{Errno, KResult};
 use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU64, Ordering};
 use kstate::{Access, FaultDecision, Pid, ReadOp, Resp};
 
 /// Longest path accepted (`PATH_MAX`).
@@ -52,7 +52,11 @@ impl Drop for Window {
 pub fn quiesce() {
     core::sync::atomic::fence(Ordering::SeqCst);
     let me = percpu::current().core_id();
-    for (c, seq) in ACCESS_SEQ.iter().enumerate().take(crate::topology().cores.len()) {
+    for (c, seq) in ACCESS_SEQ
+        .iter()
+        .enumerate()
+        .take(crate::topology().cores.len())
+    {
         let s = seq.load(Ordering::SeqCst);
         if c == me || s & 1 == 0 {
             continue;
@@ -70,7 +74,9 @@ pub fn quiesce() {
 fn translate(pid: Pid, va: u64, write: bool) -> Option<u64> {
     match state::execute(ReadOp::Translate { pid, va }) {
         // `translate` keeps the page offset; callers want the frame.
-        Ok(Resp::Translation(Some((pa, f)))) if f.present && f.user && (!write || f.writable) => Some(pa & !(PAGE_SIZE - 1)),
+        Ok(Resp::Translation(Some((pa, f)))) if f.present && f.user && (!write || f.writable) => {
+            Some(pa & !(PAGE_SIZE - 1))
+        }
         _ => None,
     }
 }
@@ -104,19 +110,27 @@ pub fn page_frame(pid: Pid, va: u64, write: bool) -> KResult<u64> {
         if let Some(pa) = translate(pid, va, write) {
             return Ok(pa);
         }
-        let access = Access { write, exec: false, user: true };
+        let access = Access {
+            write,
+            exec: false,
+            user: true,
+        };
         match state::execute(ReadOp::Fault { pid, va, access }) {
-            Ok(Resp::Fault(FaultDecision::NeedsFrame { file, .. })) => process::populate_page(pid, va, file)?,
-            Ok(Resp::CowFault { frame, shared }) => match process::resolve_cow(pid, va, frame, shared) {
-                // A fork of `pid` is flushing TLBs (system calls run with
-                // interrupts off: serve its flush request while waiting).
-                Err(Errno::EAGAIN) => {
-                    crate::arch::smp::service_mailbox();
-                    core::hint::spin_loop();
-                    tries -= 1;
+            Ok(Resp::Fault(FaultDecision::NeedsFrame { file, .. })) => {
+                process::populate_page(pid, va, file)?
+            }
+            Ok(Resp::CowFault { frame, shared }) => {
+                match process::resolve_cow(pid, va, frame, shared) {
+                    // A fork of `pid` is flushing TLBs (system calls run with
+                    // interrupts off: serve its flush request while waiting).
+                    Err(Errno::EAGAIN) => {
+                        crate::arch::smp::service_mailbox();
+                        core::hint::spin_loop();
+                        tries -= 1;
+                    }
+                    r => r?,
                 }
-                r => r?,
-            },
+            }
             Ok(Resp::Fault(FaultDecision::Spurious)) => {}
             _ => return Err(Errno::EFAULT),
         }
@@ -126,7 +140,13 @@ pub fn page_frame(pid: Pid, va: u64, write: bool) -> KResult<u64> {
 
 /// Visit the user range `[va, va+len)` page by page: `f(frame, offset in
 /// frame, offset in range, length)`.
-fn for_each_page(pid: Pid, va: u64, len: usize, write: bool, mut f: impl FnMut(u64, usize, usize, usize)) -> KResult<()> {
+fn for_each_page(
+    pid: Pid,
+    va: u64,
+    len: usize,
+    write: bool,
+    mut f: impl FnMut(u64, usize, usize, usize),
+) -> KResult<()> {
     let end = va.checked_add(len as u64).ok_or(Errno::EFAULT)?;
     let mut cur = va;
     while cur < end {
@@ -151,13 +171,17 @@ pub fn read(pid: Pid, va: u64, len: usize) -> KResult<Vec<u8>> {
     let mut out = Vec::new();
     out.try_reserve_exact(len).map_err(|_| Errno::ENOMEM)?;
     out.resize(len, 0);
-    for_each_page(pid, va, len, false, |pa, off, at, n| frame::read(pa, off, &mut out[at..at + n]))?;
+    for_each_page(pid, va, len, false, |pa, off, at, n| {
+        frame::read(pa, off, &mut out[at..at + n])
+    })?;
     Ok(out)
 }
 
 /// Copy `data` to user address `va`.
 pub fn write(pid: Pid, va: u64, data: &[u8]) -> KResult<()> {
-    for_each_page(pid, va, data.len(), true, |pa, off, at, n| frame::write(pa, off, &data[at..at + n]))
+    for_each_page(pid, va, data.len(), true, |pa, off, at, n| {
+        frame::write(pa, off, &data[at..at + n])
+    })
 }
 
 /// Read a little-endian u64.

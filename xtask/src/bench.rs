@@ -27,7 +27,10 @@ const BENCHES: &[(&str, &str)] = &[
     ("MWCL", "create + unlink a file in a private directory"),
     ("MWRL", "rename a file in a private directory"),
     ("MWRM", "rename a file into one shared directory (and back)"),
-    ("vmops", "map + touch + unmap a 4 KiB anonymous page, one shared address space"),
+    (
+        "vmops",
+        "map + touch + unmap a 4 KiB anonymous page, one shared address space",
+    ),
     ("getppid", "null system call (getppid)"),
     ("forkexec", "fork + exec + wait"),
 ];
@@ -101,7 +104,13 @@ struct Options {
 fn parse_list(s: &str, name: &str) -> Result<Vec<u32>, String> {
     s.split(',')
         .filter(|x| !x.trim().is_empty())
-        .map(|x| x.trim().parse::<u32>().ok().filter(|&v| v > 0).ok_or_else(|| format!("{name}: `{x}` is not a positive number")))
+        .map(|x| {
+            x.trim()
+                .parse::<u32>()
+                .ok()
+                .filter(|&v| v > 0)
+                .ok_or_else(|| format!("{name}: `{x}` is not a positive number"))
+        })
         .collect()
 }
 
@@ -120,16 +129,30 @@ fn parse(args: &[String]) -> Result<Options, String> {
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
-        let mut val = || it.next().cloned().ok_or_else(|| format!("{a} needs a value"));
+        let mut val = || {
+            it.next()
+                .cloned()
+                .ok_or_else(|| format!("{a} needs a value"))
+        };
         match a.as_str() {
             "--smoke" => o.smoke = true,
             "--verbose" | "-v" => o.verbose = true,
             "--isolate" => o.isolate = true,
             "--cores" => o.cores = parse_list(&val()?, a)?,
             "--nodes" => o.nodes = parse_list(&val()?, a)?,
-            "--repeats" => o.repeats = val()?.parse().ok().filter(|&n| n > 0).ok_or("--repeats: need a positive number")?,
+            "--repeats" => {
+                o.repeats = val()?
+                    .parse()
+                    .ok()
+                    .filter(|&n| n > 0)
+                    .ok_or("--repeats: need a positive number")?
+            }
             "--duration-ms" => {
-                o.duration_ms = val()?.parse().ok().filter(|&n| n > 0).ok_or("--duration-ms: need a positive number")?
+                o.duration_ms = val()?
+                    .parse()
+                    .ok()
+                    .filter(|&n| n > 0)
+                    .ok_or("--duration-ms: need a positive number")?
             }
             "--out" => o.out = PathBuf::from(val()?),
             "--only" => {
@@ -142,7 +165,11 @@ fn parse(args: &[String]) -> Result<Options, String> {
                     only.push(b.0);
                 }
                 // Keep the canonical order.
-                o.only = BENCHES.iter().map(|b| b.0).filter(|b| only.contains(b)).collect();
+                o.only = BENCHES
+                    .iter()
+                    .map(|b| b.0)
+                    .filter(|b| only.contains(b))
+                    .collect();
             }
             "--systems" => {
                 let mut s = Vec::new();
@@ -150,7 +177,11 @@ fn parse(args: &[String]) -> Result<Options, String> {
                     s.push(match n.trim() {
                         "nros" | "ours" => System::Nros,
                         "linux" => System::Linux,
-                        other => return Err(format!("--systems: unknown system `{other}` (nros, linux)")),
+                        other => {
+                            return Err(format!(
+                                "--systems: unknown system `{other}` (nros, linux)"
+                            ))
+                        }
                     });
                 }
                 s.sort();
@@ -161,7 +192,11 @@ fn parse(args: &[String]) -> Result<Options, String> {
             other => return Err(format!("unknown option `{other}`")),
         }
     }
-    let (c, n, r, d) = if o.smoke { (vec![1], vec![1], 1, 50) } else { (vec![1, 2, 4], vec![1, 2], 5, 1000) };
+    let (c, n, r, d) = if o.smoke {
+        (vec![1], vec![1], 1, 50)
+    } else {
+        (vec![1, 2, 4], vec![1, 2], 5, 1000)
+    };
     if o.cores.is_empty() {
         o.cores = c;
     }
@@ -175,7 +210,11 @@ fn parse(args: &[String]) -> Result<Options, String> {
         o.duration_ms = d;
     }
     if o.out.as_os_str().is_empty() {
-        o.out = if o.smoke { crate::target_dir().join("bench-smoke") } else { crate::root().join("results").join("bench") };
+        o.out = if o.smoke {
+            crate::target_dir().join("bench-smoke")
+        } else {
+            crate::root().join("results").join("bench")
+        };
     }
     if o.only.is_empty() || o.systems.is_empty() {
         return Err("nothing to run".into());
@@ -201,7 +240,12 @@ fn configs(o: &Options) -> Vec<(u32, u32)> {
 /// What one benchmark produced in one boot.
 #[derive(Clone, Debug)]
 enum Outcome {
-    Ok { ops_per_sec: f64, ops: u64, secs: f64, extra: BTreeMap<String, f64> },
+    Ok {
+        ops_per_sec: f64,
+        ops: u64,
+        secs: f64,
+        extra: BTreeMap<String, f64>,
+    },
     Unsupported(String),
     Failed(String),
 }
@@ -235,20 +279,41 @@ fn parse_output(text: &str) -> (Vec<String>, Vec<(String, Outcome)>) {
     for line in text.lines() {
         let line = line.trim_end_matches('\r');
         // Markers may follow other bytes on the same line (kernel log).
-        let find = |tag: &str| line.find(&format!("{tag} name=")).map(|i| &line[i + tag.len() + 1..]);
+        let find = |tag: &str| {
+            line.find(&format!("{tag} name="))
+                .map(|i| &line[i + tag.len() + 1..])
+        };
         if let Some(rest) = find("START") {
             if let Some(n) = field(rest, "name") {
                 started.push(n.to_string());
             }
         } else if let Some(rest) = find("RESULT") {
-            let Some(name) = field(rest, "name") else { continue };
-            let num = |k: &str| field(rest, k).and_then(|v| v.parse::<f64>().ok());
-            let (Some(ops_per_sec), Some(ops), Some(secs)) = (num("ops_per_sec"), num("ops"), num("secs")) else {
-                done.push((name.to_string(), Outcome::Failed(format!("unparsable result line: {line}"))));
+            let Some(name) = field(rest, "name") else {
                 continue;
             };
-            let extra = LATENCY_KEYS.iter().filter_map(|k| num(k).map(|v| (k.to_string(), v))).collect();
-            done.push((name.to_string(), Outcome::Ok { ops_per_sec, ops: ops as u64, secs, extra }));
+            let num = |k: &str| field(rest, k).and_then(|v| v.parse::<f64>().ok());
+            let (Some(ops_per_sec), Some(ops), Some(secs)) =
+                (num("ops_per_sec"), num("ops"), num("secs"))
+            else {
+                done.push((
+                    name.to_string(),
+                    Outcome::Failed(format!("unparsable result line: {line}")),
+                ));
+                continue;
+            };
+            let extra = LATENCY_KEYS
+                .iter()
+                .filter_map(|k| num(k).map(|v| (k.to_string(), v)))
+                .collect();
+            done.push((
+                name.to_string(),
+                Outcome::Ok {
+                    ops_per_sec,
+                    ops: ops as u64,
+                    secs,
+                    extra,
+                },
+            ));
         } else if let Some(rest) = find("UNSUPPORTED") {
             if let Some(name) = field(rest, "name") {
                 done.push((name.to_string(), Outcome::Unsupported(reason(rest))));
@@ -264,12 +329,15 @@ fn parse_output(text: &str) -> (Vec<String>, Vec<(String, Outcome)>) {
 
 /// `key=value` (value up to the next space) in a marker line.
 fn field<'a>(rest: &'a str, key: &str) -> Option<&'a str> {
-    rest.split(' ').find_map(|tok| tok.strip_prefix(key)?.strip_prefix('='))
+    rest.split(' ')
+        .find_map(|tok| tok.strip_prefix(key)?.strip_prefix('='))
 }
 
 /// The free text after ` reason=` (the last field).
 fn reason(rest: &str) -> String {
-    rest.find("reason=").map(|i| rest[i + 7..].trim().to_string()).unwrap_or_else(|| "no reason given".into())
+    rest.find("reason=")
+        .map(|i| rest[i + 7..].trim().to_string())
+        .unwrap_or_else(|| "no reason given".into())
 }
 
 // ---------------------------------------------------------------- preparing
@@ -281,7 +349,8 @@ fn cache_dir() -> PathBuf {
 }
 
 fn which(prog: &str) -> bool {
-    std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(prog).is_file()))
+    std::env::var_os("PATH")
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(prog).is_file()))
 }
 
 fn mtime(p: &Path) -> Option<std::time::SystemTime> {
@@ -314,7 +383,10 @@ fn build_program(cache: &Path) -> Result<PathBuf, String> {
     let st = Command::new("musl-gcc")
         .args(["-static", "-O2", "-Wall", "-o"])
         .arg(&out)
-        .args(srcs.iter().filter(|p| p.extension().is_some_and(|x| x == "c")))
+        .args(
+            srcs.iter()
+                .filter(|p| p.extension().is_some_and(|x| x == "c")),
+        )
         .status()
         .map_err(|e| format!("cannot run musl-gcc: {e}"))?;
     if !st.success() {
@@ -329,16 +401,28 @@ fn find_vmlinuz(dir: &Path) -> Option<PathBuf> {
         .ok()?
         .filter_map(Result::ok)
         .map(|e| e.path())
-        .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("vmlinuz-")))
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("vmlinuz-"))
+        })
         .collect();
     v.sort();
     v.pop()
 }
 
 fn sh(cmd: &str, cwd: &Path) -> Result<String, String> {
-    let o = Command::new("sh").arg("-c").arg(cmd).current_dir(cwd).output().map_err(|e| format!("{cmd}: {e}"))?;
+    let o = Command::new("sh")
+        .arg("-c")
+        .arg(cmd)
+        .current_dir(cwd)
+        .output()
+        .map_err(|e| format!("{cmd}: {e}"))?;
     if !o.status.success() {
-        return Err(format!("`{cmd}` failed: {}", String::from_utf8_lossy(&o.stderr).trim()));
+        return Err(format!(
+            "`{cmd}` failed: {}",
+            String::from_utf8_lossy(&o.stderr).trim()
+        ));
     }
     Ok(String::from_utf8_lossy(&o.stdout).into_owned())
 }
@@ -373,7 +457,10 @@ fn linux_kernel(cache: &Path) -> Result<PathBuf, String> {
         return Err("the Linux baseline needs Debian's apt-get and dpkg-deb".into());
     }
     let pkg = linux_package(&dir)?;
-    eprintln!("xtask bench: downloading {pkg} (Debian's stock kernel, for the Linux baseline) into {}", dir.display());
+    eprintln!(
+        "xtask bench: downloading {pkg} (Debian's stock kernel, for the Linux baseline) into {}",
+        dir.display()
+    );
     let dl = format!("apt-get download -q {pkg}");
     if sh(&dl, &dir).is_err() {
         eprintln!("xtask bench: download failed; running apt-get update and retrying");
@@ -384,12 +471,31 @@ fn linux_kernel(cache: &Path) -> Result<PathBuf, String> {
         .map_err(|e| e.to_string())?
         .filter_map(Result::ok)
         .map(|e| e.path())
-        .find(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(&format!("{pkg}_")) && n.ends_with(".deb")))
+        .find(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(&format!("{pkg}_")) && n.ends_with(".deb"))
+        })
         .ok_or_else(|| format!("apt-get download {pkg} left no .deb in {}", dir.display()))?;
-    eprintln!("xtask bench: unpacking boot/vmlinuz-* from {}", deb.display());
-    sh(&format!("dpkg-deb --fsys-tarfile '{}' | tar -xf - --wildcards './boot/vmlinuz-*'", deb.display()), &dir)?;
-    std::fs::write(dir.join("PACKAGE"), format!("{}\n", deb.file_name().and_then(|n| n.to_str()).unwrap_or(&pkg)))
-        .map_err(|e| e.to_string())?;
+    eprintln!(
+        "xtask bench: unpacking boot/vmlinuz-* from {}",
+        deb.display()
+    );
+    sh(
+        &format!(
+            "dpkg-deb --fsys-tarfile '{}' | tar -xf - --wildcards './boot/vmlinuz-*'",
+            deb.display()
+        ),
+        &dir,
+    )?;
+    std::fs::write(
+        dir.join("PACKAGE"),
+        format!(
+            "{}\n",
+            deb.file_name().and_then(|n| n.to_str()).unwrap_or(&pkg)
+        ),
+    )
+    .map_err(|e| e.to_string())?;
     let _ = std::fs::remove_file(&deb);
     find_vmlinuz(&dir).ok_or_else(|| format!("{} has no boot/vmlinuz-*", deb.display()))
 }
@@ -436,7 +542,11 @@ fn describe_status(s: i32) -> String {
 }
 
 fn tail(text: &str, lines: usize) -> String {
-    let v: Vec<&str> = text.lines().map(|l| l.trim_end_matches('\r')).filter(|l| !l.trim().is_empty()).collect();
+    let v: Vec<&str> = text
+        .lines()
+        .map(|l| l.trim_end_matches('\r'))
+        .filter(|l| !l.trim().is_empty())
+        .collect();
     let mut s = v[v.len().saturating_sub(lines)..].join(" | ");
     if s.len() > 400 {
         let mut cut = s.len() - 400;
@@ -449,7 +559,14 @@ fn tail(text: &str, lines: usize) -> String {
 }
 
 /// One boot of `system` running `benches` with one thread per core.
-fn boot(env: &Env, o: &Options, system: System, cores: u32, nodes: u32, benches: &[&'static str]) -> Result<qemu::Outcome, String> {
+fn boot(
+    env: &Env,
+    o: &Options,
+    system: System,
+    cores: u32,
+    nodes: u32,
+    benches: &[&'static str],
+) -> Result<qemu::Outcome, String> {
     let args: Vec<String> = [
         "/bin/nrbench".to_string(),
         "--bench".into(),
@@ -463,15 +580,25 @@ fn boot(env: &Env, o: &Options, system: System, cores: u32, nodes: u32, benches:
     let program = (env.program.clone(), "/bin/nrbench".to_string());
     let (kernel, spec, append) = match system {
         System::Nros => {
-            let spec = initrd::Spec { adds: vec![program], cmd: args, busybox: true };
+            let spec = initrd::Spec {
+                adds: vec![program],
+                cmd: args,
+                busybox: true,
+            };
             (env.nros.clone(), spec, String::new())
         }
         System::Linux => {
             let init = env.work.join(format!("init-{}", std::process::id()));
-            std::fs::write(&init, linux_init(&args)).map_err(|e| format!("{}: {e}", init.display()))?;
+            std::fs::write(&init, linux_init(&args))
+                .map_err(|e| format!("{}: {e}", init.display()))?;
             use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&init, std::fs::Permissions::from_mode(0o755)).map_err(|e| e.to_string())?;
-            let spec = initrd::Spec { adds: vec![program, (init, "/init".into())], cmd: vec![], busybox: true };
+            std::fs::set_permissions(&init, std::fs::Permissions::from_mode(0o755))
+                .map_err(|e| e.to_string())?;
+            let spec = initrd::Spec {
+                adds: vec![program, (init, "/init".into())],
+                cmd: vec![],
+                busybox: true,
+            };
             let k = env.linux.clone().ok_or("no Linux kernel")?;
             (k, spec, "console=ttyS0 quiet panic=-1".to_string())
         }
@@ -522,8 +649,15 @@ fn run_benches(
                 None => missing.push(b),
             }
         }
-        let Some((&culprit, rest)) = missing.split_first() else { break };
-        let why = format!("{} after {:.1} s; last output: {}", describe_status(out.status), out.elapsed.as_secs_f64(), tail(&out.output, 4));
+        let Some((&culprit, rest)) = missing.split_first() else {
+            break;
+        };
+        let why = format!(
+            "{} after {:.1} s; last output: {}",
+            describe_status(out.status),
+            out.elapsed.as_secs_f64(),
+            tail(&out.output, 4)
+        );
         results.push((culprit, Outcome::Failed(why.clone())));
         if started.is_empty() {
             // The program never started: do not boot again for each benchmark.
@@ -560,7 +694,11 @@ fn median(v: &mut [f64]) -> Option<f64> {
     }
     v.sort_by(|a, b| a.total_cmp(b));
     let n = v.len();
-    Some(if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 })
+    Some(if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    })
 }
 
 /// All runs of one (system, benchmark, cores, nodes).
@@ -577,10 +715,14 @@ struct Cell {
 impl Cell {
     fn of(samples: &[Sample], system: System, bench: &str, cores: u32, nodes: u32) -> Cell {
         let mut c = Cell::default();
-        for s in samples.iter().filter(|s| s.system == system && s.bench == bench && s.cores == cores && s.nodes == nodes) {
+        for s in samples.iter().filter(|s| {
+            s.system == system && s.bench == bench && s.cores == cores && s.nodes == nodes
+        }) {
             c.total += 1;
             match &s.outcome {
-                Outcome::Ok { ops_per_sec, extra, .. } => {
+                Outcome::Ok {
+                    ops_per_sec, extra, ..
+                } => {
                     c.ok.push(*ops_per_sec);
                     for (k, v) in extra {
                         c.extra.entry(k.clone()).or_default().push(*v);
@@ -631,16 +773,29 @@ impl Cell {
 fn machine_info() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("model name").map(|v| v.trim_start_matches([' ', '\t', ':']).to_string())))
+        .and_then(|s| {
+            s.lines().find_map(|l| {
+                l.strip_prefix("model name")
+                    .map(|v| v.trim_start_matches([' ', '\t', ':']).to_string())
+            })
+        })
         .unwrap_or_else(|| "unknown CPU".into());
     let nproc = std::thread::available_parallelism().map_or(0, |n| n.get());
     let qemu = Command::new("qemu-system-x86_64")
         .arg("--version")
         .output()
         .ok()
-        .and_then(|o| String::from_utf8_lossy(&o.stdout).lines().next().map(str::to_string))
+        .and_then(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .next()
+                .map(str::to_string)
+        })
         .unwrap_or_default();
-    let load = std::fs::read_to_string("/proc/loadavg").ok().and_then(|l| l.split(' ').next().map(str::to_string)).unwrap_or_default();
+    let load = std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split(' ').next().map(str::to_string))
+        .unwrap_or_default();
     format!("host: {nproc} CPUs ({cpu}), load average {load} at start; {qemu}; TCG")
 }
 
@@ -740,7 +895,10 @@ fn report(o: &Options, samples: &[Sample], cfgs: &[(u32, u32)], env_note: &str) 
             let mut rule = "|---:|---:|".to_string();
             for sys in &o.systems {
                 let l = sys.label();
-                let _ = write!(head, " {l} map p50 | {l} map p99 | {l} unmap p50 | {l} unmap p99 |");
+                let _ = write!(
+                    head,
+                    " {l} map p50 | {l} map p99 | {l} unmap p50 | {l} unmap p99 |"
+                );
                 rule.push_str("---:|---:|---:|---:|");
             }
             let _ = writeln!(s, "{head}\n{rule}");
@@ -749,7 +907,9 @@ fn report(o: &Options, samples: &[Sample], cfgs: &[(u32, u32)], env_note: &str) 
                 for &sys in &o.systems {
                     let cell = Cell::of(samples, sys, b, c, n);
                     for k in LATENCY_KEYS {
-                        let v = cell.extra_median(k).map_or("—".into(), |v| format!("{v:.0}"));
+                        let v = cell
+                            .extra_median(k)
+                            .map_or("—".into(), |v| format!("{v:.0}"));
                         let _ = write!(row, " {v} |");
                     }
                 }
@@ -770,18 +930,36 @@ fn report(o: &Options, samples: &[Sample], cfgs: &[(u32, u32)], env_note: &str) 
 }
 
 fn csv(samples: &[Sample]) -> String {
-    let mut s = String::from("system,benchmark,cores,nodes,run,ops_per_sec,status,threads,ops,secs");
+    let mut s =
+        String::from("system,benchmark,cores,nodes,run,ops_per_sec,status,threads,ops,secs");
     for k in LATENCY_KEYS {
         let _ = write!(s, ",{k}");
     }
     s.push_str(",reason\n");
     for x in samples {
-        let _ = write!(s, "{},{},{},{},{},", x.system.id(), x.bench, x.cores, x.nodes, x.run);
+        let _ = write!(
+            s,
+            "{},{},{},{},{},",
+            x.system.id(),
+            x.bench,
+            x.cores,
+            x.nodes,
+            x.run
+        );
         match &x.outcome {
-            Outcome::Ok { ops_per_sec, ops, secs, extra } => {
+            Outcome::Ok {
+                ops_per_sec,
+                ops,
+                secs,
+                extra,
+            } => {
                 let _ = write!(s, "{ops_per_sec:.1},ok,{},{ops},{secs:.6}", x.threads);
                 for k in LATENCY_KEYS {
-                    let _ = write!(s, ",{}", extra.get(*k).map_or(String::new(), |v| format!("{v:.0}")));
+                    let _ = write!(
+                        s,
+                        ",{}",
+                        extra.get(*k).map_or(String::new(), |v| format!("{v:.0}"))
+                    );
                 }
                 s.push_str(",\n");
             }
@@ -797,17 +975,25 @@ fn csv(samples: &[Sample]) -> String {
     s
 }
 
-fn plot(o: &Options, samples: &[Sample], cfgs: &[(u32, u32)], path: &Path) -> Result<(), Box<dyn std::error::Error>> {
+fn plot(
+    o: &Options,
+    samples: &[Sample],
+    cfgs: &[(u32, u32)],
+    path: &Path,
+) -> Result<(), Box<dyn std::error::Error>> {
     use plotters::prelude::*;
     use plotters::style::{register_font, FontStyle};
-    register_font("sans-serif", FontStyle::Normal, dejavu::sans::regular()).map_err(|_| "invalid embedded font")?;
-    register_font("sans-serif", FontStyle::Bold, dejavu::sans::bold()).map_err(|_| "invalid embedded font")?;
+    register_font("sans-serif", FontStyle::Normal, dejavu::sans::regular())
+        .map_err(|_| "invalid embedded font")?;
+    register_font("sans-serif", FontStyle::Bold, dejavu::sans::bold())
+        .map_err(|_| "invalid embedded font")?;
 
     let n = o.only.len();
     let cols = n.min(5);
     let rows = n.div_ceil(cols);
     let (pw, ph) = (380u32, 320u32);
-    let root = BitMapBackend::new(path, (pw * cols as u32, ph * rows as u32 + 76)).into_drawing_area();
+    let root =
+        BitMapBackend::new(path, (pw * cols as u32, ph * rows as u32 + 76)).into_drawing_area();
     root.fill(&WHITE)?;
     let root = root.titled(
         &format!(
@@ -835,9 +1021,16 @@ fn plot(o: &Options, samples: &[Sample], cfgs: &[(u32, u32)], path: &Path) -> Re
     for &sys in &o.systems {
         for (i, &nn) in nodes.iter().enumerate() {
             let col = color(sys, i);
-            legend.draw(&PathElement::new(vec![(x, 18), (x + 26, 18)], col.stroke_width(3)))?;
+            legend.draw(&PathElement::new(
+                vec![(x, 18), (x + 26, 18)],
+                col.stroke_width(3),
+            ))?;
             legend.draw(&Circle::new((x + 13, 18), 4, col.filled()))?;
-            let text = format!("{} {nn} node{}", sys.label(), if nn == 1 { "" } else { "s" });
+            let text = format!(
+                "{} {nn} node{}",
+                sys.label(),
+                if nn == 1 { "" } else { "s" }
+            );
             legend.draw(&Text::new(text, (x + 34, 10), ("sans-serif", 15)))?;
             x += 170;
         }
@@ -865,7 +1058,11 @@ fn plot(o: &Options, samples: &[Sample], cfgs: &[(u32, u32)], path: &Path) -> Re
             }
         }
         if series.is_empty() {
-            panel.draw(&Text::new(format!("{b}: no numbers"), (20, 40), ("sans-serif", 16)))?;
+            panel.draw(&Text::new(
+                format!("{b}: no numbers"),
+                (20, 40),
+                ("sans-serif", 16),
+            ))?;
             continue;
         }
         let mut chart = ChartBuilder::on(panel)
@@ -891,9 +1088,15 @@ fn plot(o: &Options, samples: &[Sample], cfgs: &[(u32, u32)], path: &Path) -> Re
             .draw()?;
         for (sys, i, _, pts) in series {
             let col = color(sys, i);
-            chart.draw_series(LineSeries::new(pts.iter().map(|p| (p.0, p.1)), col.stroke_width(2)))?;
+            chart.draw_series(LineSeries::new(
+                pts.iter().map(|p| (p.0, p.1)),
+                col.stroke_width(2),
+            ))?;
             chart.draw_series(pts.iter().map(|p| Circle::new((p.0, p.1), 3, col.filled())))?;
-            chart.draw_series(pts.iter().map(|p| PathElement::new(vec![(p.0, p.2), (p.0, p.3)], col.stroke_width(1))))?;
+            chart
+                .draw_series(pts.iter().map(|p| {
+                    PathElement::new(vec![(p.0, p.2), (p.0, p.3)], col.stroke_width(1))
+                }))?;
         }
     }
     root.present()?;
@@ -933,13 +1136,22 @@ pub fn run(args: &[String]) -> i32 {
     }
     let prep = || -> Result<Env, String> {
         let program = build_program(&cache)?;
-        let linux = if o.systems.contains(&System::Linux) { Some(linux_kernel(&cache)?) } else { None };
+        let linux = if o.systems.contains(&System::Linux) {
+            Some(linux_kernel(&cache)?)
+        } else {
+            None
+        };
         if initrd::host_busybox().is_none() && o.systems.contains(&System::Linux) {
             return Err("the Linux baseline needs a static busybox for /init: apt-get install -y busybox-static".into());
         }
         eprintln!("xtask bench: building the kernel (release)");
         let nros = crate::build_kernel(true)?;
-        Ok(Env { nros, linux, program, work: work.clone() })
+        Ok(Env {
+            nros,
+            linux,
+            program,
+            work: work.clone(),
+        })
     };
     let env = match prep() {
         Ok(e) => e,
@@ -952,10 +1164,15 @@ pub fn run(args: &[String]) -> i32 {
         .linux
         .as_ref()
         .map(|k| {
-            let pkg = std::fs::read_to_string(cache.join("linux").join("PACKAGE")).unwrap_or_default();
+            let pkg =
+                std::fs::read_to_string(cache.join("linux").join("PACKAGE")).unwrap_or_default();
             let pkg = pkg.trim();
             let file = k.file_name().and_then(|n| n.to_str()).unwrap_or("vmlinuz");
-            if pkg.is_empty() { format!("Linux {file}") } else { format!("Linux {file} (Debian {pkg})") }
+            if pkg.is_empty() {
+                format!("Linux {file}")
+            } else {
+                format!("Linux {file} (Debian {pkg})")
+            }
         })
         .unwrap_or_default();
     let env_note = format!("{}; {linux_name}", machine_info());
@@ -988,7 +1205,8 @@ pub fn run(args: &[String]) -> i32 {
                     let mut all = Vec::new();
                     let mut took = Duration::ZERO;
                     for b in &o.only {
-                        let (r, t) = run_benches(&env, &o, sys, cores, nodes, std::slice::from_ref(b));
+                        let (r, t) =
+                            run_benches(&env, &o, sys, cores, nodes, std::slice::from_ref(b));
                         all.extend(r);
                         took += t;
                     }
@@ -996,7 +1214,10 @@ pub fn run(args: &[String]) -> i32 {
                 } else {
                     run_benches(&env, &o, sys, cores, nodes, &o.only)
                 };
-                let line: Vec<String> = res.iter().map(|(b, oc)| format!("{b} {}", brief(oc))).collect();
+                let line: Vec<String> = res
+                    .iter()
+                    .map(|(b, oc)| format!("{b} {}", brief(oc)))
+                    .collect();
                 eprintln!("{:.1} s: {}", took.as_secs_f64(), line.join(", "));
                 for (b, oc) in &res {
                     if let Outcome::Failed(r) = oc {
@@ -1037,12 +1258,20 @@ pub fn run(args: &[String]) -> i32 {
             status = 1;
         }
     }
-    println!("results: {}\n         {}\n         {}", md.display(), csv_path.display(), png.display());
+    println!(
+        "results: {}\n         {}\n         {}",
+        md.display(),
+        csv_path.display(),
+        png.display()
+    );
 
     if o.smoke {
         return smoke_check(&o, &samples).max(status);
     }
-    let failed = samples.iter().filter(|s| matches!(s.outcome, Outcome::Failed(_))).count();
+    let failed = samples
+        .iter()
+        .filter(|s| matches!(s.outcome, Outcome::Failed(_)))
+        .count();
     if failed > 0 {
         eprintln!("xtask bench: {failed} benchmark run(s) failed (see \"Missing numbers\")");
         status = 1;
@@ -1065,7 +1294,8 @@ fn smoke_check(o: &Options, samples: &[Sample]) -> i32 {
                 println!("  ok       {tag}: {} ops/s", human(*ops_per_sec));
             }
             Outcome::Unsupported(r)
-                if s.system == System::Nros && (s.threads > 1 || NROS_MAY_BE_UNSUPPORTED.contains(&s.bench)) =>
+                if s.system == System::Nros
+                    && (s.threads > 1 || NROS_MAY_BE_UNSUPPORTED.contains(&s.bench)) =>
             {
                 skipped += 1;
                 println!("  skipped  {tag}: unsupported on NrOS for now ({r})");
@@ -1094,21 +1324,34 @@ mod tests {
         let (started, done) = parse_output(text);
         assert_eq!(started, ["DRBL", "vmops", "forkexec", "getppid"]);
         assert_eq!(done.len(), 4);
-        assert!(matches!(&done[0].1, Outcome::Ok { ops_per_sec, ops: 10, .. } if *ops_per_sec == 20.0));
+        assert!(
+            matches!(&done[0].1, Outcome::Ok { ops_per_sec, ops: 10, .. } if *ops_per_sec == 20.0)
+        );
         match &done[1].1 {
             Outcome::Ok { extra, .. } => assert_eq!(extra.get("unmap_p99_ns"), Some(&9.0)),
             o => panic!("{o:?}"),
         }
-        assert!(matches!(&done[2].1, Outcome::Unsupported(r) if r == "fork: Function not implemented"));
+        assert!(
+            matches!(&done[2].1, Outcome::Unsupported(r) if r == "fork: Function not implemented")
+        );
         assert!(matches!(&done[3].1, Outcome::Failed(r) if r == "create: No space left"));
     }
 
     #[test]
     fn options_and_configs() {
-        let o = parse(&["--cores".into(), "1,2,4".into(), "--nodes".into(), "2".into()]).unwrap();
+        let o = parse(&[
+            "--cores".into(),
+            "1,2,4".into(),
+            "--nodes".into(),
+            "2".into(),
+        ])
+        .unwrap();
         assert_eq!(configs(&o), [(2, 2), (4, 2)]);
         let o = parse(&["--smoke".into()]).unwrap();
-        assert_eq!((configs(&o), o.repeats, o.duration_ms), (vec![(1, 1)], 1, 50));
+        assert_eq!(
+            (configs(&o), o.repeats, o.duration_ms),
+            (vec![(1, 1)], 1, 50)
+        );
         let o = parse(&["--only".into(), "vmops,drbl".into()]).unwrap();
         assert_eq!(o.only, ["DRBL", "vmops"]);
         assert!(parse(&["--only".into(), "nope".into()]).is_err());
@@ -1136,7 +1379,22 @@ mod tests {
         let c = Cell::of(&samples, System::Linux, "DRBL", 1, 1);
         assert_eq!(c.median(), Some(105.0));
         assert_eq!(c.show(), "105 (2/3 ok)");
-        assert_eq!((human(33580.0), human(458475.0), human(1234567.0), human(96.2), human(9.5)), ("33.6 k".into(), "458 k".into(), "1.23 M".into(), "96.2".into(), "9.50".into()));
+        assert_eq!(
+            (
+                human(33580.0),
+                human(458475.0),
+                human(1234567.0),
+                human(96.2),
+                human(9.5)
+            ),
+            (
+                "33.6 k".into(),
+                "458 k".into(),
+                "1.23 M".into(),
+                "96.2".into(),
+                "9.50".into()
+            )
+        );
         let csv = csv(&samples);
         assert!(csv.starts_with("system,benchmark,cores,nodes,run,ops_per_sec,"));
         assert_eq!(csv.lines().count(), 4);

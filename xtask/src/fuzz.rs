@@ -57,7 +57,10 @@ struct Options {
 }
 
 fn parse(args: &[String]) -> Result<Options, String> {
-    let clock = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() % 1_000_000).unwrap_or(1);
+    let clock = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() % 1_000_000)
+        .unwrap_or(1);
     let mut o = Options {
         seed: clock,
         runs: 1,
@@ -75,8 +78,15 @@ fn parse(args: &[String]) -> Result<Options, String> {
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
-        let mut val = || it.next().cloned().ok_or_else(|| format!("{a} needs a value"));
-        let num = |s: String| s.parse::<u64>().map_err(|_| format!("{a}: `{s}` is not a number"));
+        let mut val = || {
+            it.next()
+                .cloned()
+                .ok_or_else(|| format!("{a} needs a value"))
+        };
+        let num = |s: String| {
+            s.parse::<u64>()
+                .map_err(|_| format!("{a}: `{s}` is not a number"))
+        };
         match a.as_str() {
             "--seed" => o.seed = num(val()?)?,
             "--runs" => o.runs = num(val()?)?.max(1),
@@ -96,7 +106,10 @@ fn parse(args: &[String]) -> Result<Options, String> {
         }
     }
     if o.cores == 0 || o.nodes == 0 || o.cores % o.nodes != 0 {
-        return Err(format!("--cores ({}) must be a positive multiple of --nodes ({})", o.cores, o.nodes));
+        return Err(format!(
+            "--cores ({}) must be a positive multiple of --nodes ({})",
+            o.cores, o.nodes
+        ));
     }
     Ok(o)
 }
@@ -166,7 +179,10 @@ pub fn run(args: &[String]) -> i32 {
 }
 
 fn repro_cmd(o: &Options, seed: u64) -> String {
-    let mut s = format!("cargo xtask fuzz --seed {seed} --calls {} --cores {} --nodes {}", o.calls, o.cores, o.nodes);
+    let mut s = format!(
+        "cargo xtask fuzz --seed {seed} --calls {} --cores {} --nodes {}",
+        o.calls, o.cores, o.nodes
+    );
     if let Some(w) = o.workers {
         s += &format!(" --workers {w}");
     }
@@ -196,10 +212,17 @@ fn run_seed(o: &Options, seed: u64, bin: &Path, kernel: &Path) -> Result<(), Str
         o.threads,
         o.cores,
         o.nodes,
-        o.avoid.as_ref().map(|a| format!(", avoiding {a}")).unwrap_or_default()
+        o.avoid
+            .as_ref()
+            .map(|a| format!(", avoiding {a}"))
+            .unwrap_or_default()
     );
     eprintln!("    reproduce: {}", repro_cmd(o, seed));
-    let spec = crate::initrd::Spec { adds: vec![(bin.to_path_buf(), "/bin/fuzz".into())], cmd, busybox: true };
+    let spec = crate::initrd::Spec {
+        adds: vec![(bin.to_path_buf(), "/bin/fuzz".into())],
+        cmd,
+        busybox: true,
+    };
     let initrd = crate::initrd::write(&spec, &format!("fuzz-{seed}"))?;
     let mut m = Machine::new(kernel.to_path_buf(), o.cores, o.nodes);
     m.append = "quiet console.onlcr=0".into();
@@ -212,7 +235,9 @@ fn run_seed(o: &Options, seed: u64, bin: &Path, kernel: &Path) -> Result<(), Str
     // is saved and only its relevant part shown.
     let out = qemu::run(&m, true, true);
     let _ = std::fs::remove_file(&initrd);
-    let dir = crate::target_dir().join("fuzz").join(format!("seed-{seed}"));
+    let dir = crate::target_dir()
+        .join("fuzz")
+        .join(format!("seed-{seed}"));
     let _ = std::fs::create_dir_all(&dir);
     let _ = std::fs::write(dir.join("console.txt"), &out.output);
     let _ = std::fs::write(dir.join("kernel.log"), &out.log);
@@ -233,7 +258,10 @@ fn run_seed(o: &Options, seed: u64, bin: &Path, kernel: &Path) -> Result<(), Str
                 .filter(|l| !l.contains("unimplemented system call"))
                 .collect();
             let start = interesting.len().saturating_sub(15);
-            eprintln!("---- kernel log (last lines; all of it in {}) ----", dir.join("kernel.log").display());
+            eprintln!(
+                "---- kernel log (last lines; all of it in {}) ----",
+                dir.join("kernel.log").display()
+            );
             for l in &interesting[start..] {
                 eprintln!("{l}");
             }
@@ -250,22 +278,39 @@ fn judge(status: i32, out: &str) -> Result<(), String> {
         STATUS_TIMEOUT => return Err("hang: QEMU timeout".into()),
         0 => {}
         s => {
-            let why: Vec<&str> = out.lines().filter(|l| l.starts_with("fuzz: FAILED") || l.contains("STUCK")).collect();
+            let why: Vec<&str> = out
+                .lines()
+                .filter(|l| l.starts_with("fuzz: FAILED") || l.contains("STUCK"))
+                .collect();
             return Err(format!(
                 "process 1 did not exit normally (status {s}{}){}",
-                if s > 128 && s < 160 { format!(" = signal {}", s - 128) } else { String::new() },
-                if why.is_empty() { String::new() } else { format!(": {}", why.join("; ")) }
+                if s > 128 && s < 160 {
+                    format!(" = signal {}", s - 128)
+                } else {
+                    String::new()
+                },
+                if why.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", why.join("; "))
+                }
             ));
         }
     }
     if !out.lines().any(|l| l == "fuzz done") {
         return Err("no `fuzz done` line".into());
     }
-    let mem = out.lines().find(|l| l.starts_with("fuzz: MemFree before") && l.contains(" after ")).ok_or("no MemFree line")?;
+    let mem = out
+        .lines()
+        .find(|l| l.starts_with("fuzz: MemFree before") && l.contains(" after "))
+        .ok_or("no MemFree line")?;
     if !mem.ends_with(": ok") {
         return Err(format!("free memory did not return: {mem}"));
     }
-    if !out.lines().any(|l| l.starts_with("replicas: ") && l.ends_with(" equal")) {
+    if !out
+        .lines()
+        .any(|l| l.starts_with("replicas: ") && l.ends_with(" equal"))
+    {
         return Err("replica hashes differ (or /proc/nr/replicas unreadable)".into());
     }
     Ok(())
@@ -292,11 +337,24 @@ fn panic_report(out: &str, kernel: &Path) -> Option<String> {
 }
 
 fn symbolise(kernel: &Path, addr: &str) -> Option<String> {
-    let o = Command::new("addr2line").arg("-f").arg("-C").arg("-e").arg(kernel).arg(addr).stderr(Stdio::null()).output().ok()?;
+    let o = Command::new("addr2line")
+        .arg("-f")
+        .arg("-C")
+        .arg("-e")
+        .arg(kernel)
+        .arg(addr)
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
     let s = String::from_utf8_lossy(&o.stdout);
     let mut it = s.lines();
     let func = it.next()?.to_string();
-    let loc = it.next().unwrap_or("").rsplit_once("/src/").map(|(_, f)| format!("src/{f}")).unwrap_or_default();
+    let loc = it
+        .next()
+        .unwrap_or("")
+        .rsplit_once("/src/")
+        .map(|(_, f)| format!("src/{f}"))
+        .unwrap_or_default();
     Some(format!("{func} {loc}"))
 }
 
@@ -308,7 +366,12 @@ fn run_host(o: &Options, bin: &Path) -> i32 {
         let args = fuzz_args(o, seed);
         eprintln!("\n==> fuzz on the host, seed {seed}: {}", args.join(" "));
         let t = Instant::now();
-        let mut child = match Command::new(bin).args(&args).current_dir("/tmp").stdin(Stdio::null()).spawn() {
+        let mut child = match Command::new(bin)
+            .args(&args)
+            .current_dir("/tmp")
+            .stdin(Stdio::null())
+            .spawn()
+        {
             Ok(c) => c,
             Err(e) => {
                 eprintln!("xtask fuzz: cannot run {}: {e}", bin.display());
@@ -328,7 +391,10 @@ fn run_host(o: &Options, bin: &Path) -> i32 {
             std::thread::sleep(Duration::from_millis(50));
         };
         match status {
-            Some(st) if st.success() => eprintln!("==> host seed {seed}: ok in {:.1} s", t.elapsed().as_secs_f64()),
+            Some(st) if st.success() => eprintln!(
+                "==> host seed {seed}: ok in {:.1} s",
+                t.elapsed().as_secs_f64()
+            ),
             Some(st) => {
                 eprintln!("==> host seed {seed}: FAILED ({st})");
                 failed += 1;
@@ -352,14 +418,32 @@ mod tests {
         assert!(judge(0, good).is_ok());
         assert!(judge(222, good).unwrap_err().contains("panic"));
         assert!(judge(124, good).unwrap_err().contains("hang"));
-        assert!(judge(140, "fuzz: FAILED: x\n").unwrap_err().contains("signal 12"));
-        assert!(judge(0, "fuzz: MemFree before 10 kB after 6 kB: LEAK of 4 kB\nreplicas: 2 equal\nfuzz done\n").is_err());
-        assert!(judge(0, "fuzz: MemFree before 10 kB after 10 kB: ok\nreplicas: DIFFER\nfuzz done\n").is_err());
+        assert!(judge(140, "fuzz: FAILED: x\n")
+            .unwrap_err()
+            .contains("signal 12"));
+        assert!(judge(
+            0,
+            "fuzz: MemFree before 10 kB after 6 kB: LEAK of 4 kB\nreplicas: 2 equal\nfuzz done\n"
+        )
+        .is_err());
+        assert!(judge(
+            0,
+            "fuzz: MemFree before 10 kB after 10 kB: ok\nreplicas: DIFFER\nfuzz done\n"
+        )
+        .is_err());
     }
 
     #[test]
     fn options() {
-        let o = parse(&["--seed".into(), "7".into(), "--calls".into(), "100".into(), "--avoid".into(), "hugelen".into()]).unwrap();
+        let o = parse(&[
+            "--seed".into(),
+            "7".into(),
+            "--calls".into(),
+            "100".into(),
+            "--avoid".into(),
+            "hugelen".into(),
+        ])
+        .unwrap();
         assert_eq!(fuzz_args(&o, 7), ["7", "100", "4", "2", "-a", "hugelen"]);
         assert!(parse(&["--cores".into(), "3".into()]).is_err());
     }

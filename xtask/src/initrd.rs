@@ -30,7 +30,11 @@ pub fn parse_add(s: &str) -> Result<(PathBuf, String), String> {
         None => (PathBuf::from(s), None),
     };
     let meta = std::fs::metadata(&host).map_err(|e| format!("--add {}: {e}", host.display()))?;
-    let name = host.file_name().and_then(|n| n.to_str()).ok_or_else(|| format!("--add {s}: no file name"))?.to_string();
+    let name = host
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| format!("--add {s}: no file name"))?
+        .to_string();
     let guest = match guest {
         Some(g) if !g.is_empty() => g,
         _ if meta.is_dir() => format!("/{name}"),
@@ -92,16 +96,31 @@ fn mtime(m: &std::fs::Metadata) -> u32 {
     m.mtime().clamp(0, i64::from(u32::MAX)) as u32
 }
 
-fn add_path(w: &mut cpio::Writer, host: &Path, guest: &str, dirs: &mut std::collections::BTreeSet<String>) -> Result<(), String> {
+fn add_path(
+    w: &mut cpio::Writer,
+    host: &Path,
+    guest: &str,
+    dirs: &mut std::collections::BTreeSet<String>,
+) -> Result<(), String> {
     let meta = std::fs::symlink_metadata(host).map_err(|e| format!("{}: {e}", host.display()))?;
     ensure_parents(w, guest, dirs)?;
     let err = |e: cpio::Error| format!("{}: {e:?}", host.display());
     if meta.file_type().is_symlink() {
         let target = std::fs::read_link(host).map_err(|e| format!("{}: {e}", host.display()))?;
-        w.add_symlink(rel(guest).as_bytes(), target.as_os_str().as_encoded_bytes(), mtime(&meta)).map_err(err)?;
+        w.add_symlink(
+            rel(guest).as_bytes(),
+            target.as_os_str().as_encoded_bytes(),
+            mtime(&meta),
+        )
+        .map_err(err)?;
     } else if meta.is_dir() {
         if dirs.insert(guest.to_string()) {
-            w.add_dir(rel(guest).as_bytes(), meta.permissions().mode() & 0o7777, mtime(&meta)).map_err(err)?;
+            w.add_dir(
+                rel(guest).as_bytes(),
+                meta.permissions().mode() & 0o7777,
+                mtime(&meta),
+            )
+            .map_err(err)?;
         }
         let mut entries: Vec<_> = std::fs::read_dir(host)
             .map_err(|e| format!("{}: {e}", host.display()))?
@@ -110,23 +129,39 @@ fn add_path(w: &mut cpio::Writer, host: &Path, guest: &str, dirs: &mut std::coll
         entries.sort_by_key(|e| e.file_name());
         for e in entries {
             let name = e.file_name().to_string_lossy().into_owned();
-            add_path(w, &e.path(), &format!("{}/{}", guest.trim_end_matches('/'), name), dirs)?;
+            add_path(
+                w,
+                &e.path(),
+                &format!("{}/{}", guest.trim_end_matches('/'), name),
+                dirs,
+            )?;
         }
     } else {
         let data = std::fs::read(host).map_err(|e| format!("{}: {e}", host.display()))?;
-        w.add_file(rel(guest).as_bytes(), meta.permissions().mode() & 0o7777, mtime(&meta), &data).map_err(err)?;
+        w.add_file(
+            rel(guest).as_bytes(),
+            meta.permissions().mode() & 0o7777,
+            mtime(&meta),
+            &data,
+        )
+        .map_err(err)?;
     }
     Ok(())
 }
 
-fn ensure_parents(w: &mut cpio::Writer, guest: &str, dirs: &mut std::collections::BTreeSet<String>) -> Result<(), String> {
+fn ensure_parents(
+    w: &mut cpio::Writer,
+    guest: &str,
+    dirs: &mut std::collections::BTreeSet<String>,
+) -> Result<(), String> {
     let mut acc = String::new();
     let parts: Vec<&str> = guest.split('/').filter(|p| !p.is_empty()).collect();
     for p in parts.iter().take(parts.len().saturating_sub(1)) {
         acc.push('/');
         acc.push_str(p);
         if dirs.insert(acc.clone()) {
-            w.add_dir(rel(&acc).as_bytes(), 0o755, 0).map_err(|e| format!("{acc}: {e:?}"))?;
+            w.add_dir(rel(&acc).as_bytes(), 0o755, 0)
+                .map_err(|e| format!("{acc}: {e:?}"))?;
         }
     }
     Ok(())
@@ -146,7 +181,13 @@ fn busybox_applets(bb: &Path) -> Vec<String> {
     std::process::Command::new(bb)
         .arg("--list")
         .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).lines().map(str::to_string).filter(|s| !s.is_empty() && !s.contains('/')).collect())
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .map(str::to_string)
+                .filter(|s| !s.is_empty() && !s.contains('/'))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -162,11 +203,13 @@ pub fn build(spec: &Spec) -> Result<Vec<u8>, String> {
             if !applets.iter().any(|a| a == "sh") {
                 applets.push("sh".into());
             }
-            let added: std::collections::BTreeSet<&str> = spec.adds.iter().map(|(_, g)| g.as_str()).collect();
+            let added: std::collections::BTreeSet<&str> =
+                spec.adds.iter().map(|(_, g)| g.as_str()).collect();
             for a in applets {
                 let guest = format!("/bin/{a}");
                 if !added.contains(guest.as_str()) {
-                    w.add_symlink(rel(&guest).as_bytes(), b"busybox", 0).map_err(|e| format!("{guest}: {e:?}"))?;
+                    w.add_symlink(rel(&guest).as_bytes(), b"busybox", 0)
+                        .map_err(|e| format!("{guest}: {e:?}"))?;
                 }
             }
         }
@@ -181,7 +224,8 @@ pub fn build(spec: &Spec) -> Result<Vec<u8>, String> {
             data.extend_from_slice(a.as_bytes());
             data.push(0);
         }
-        w.add_file(CMD_FILE.as_bytes(), 0o644, 0, &data).map_err(|e| format!("{CMD_FILE}: {e:?}"))?;
+        w.add_file(CMD_FILE.as_bytes(), 0o644, 0, &data)
+            .map_err(|e| format!("{CMD_FILE}: {e:?}"))?;
     }
     Ok(w.finish())
 }
@@ -202,8 +246,14 @@ mod tests {
 
     #[test]
     fn splitting() {
-        assert_eq!(split_cmd("/bin/sh -c 'echo a b' x").unwrap(), ["/bin/sh", "-c", "echo a b", "x"]);
-        assert_eq!(split_cmd(r#"a "b \" c" d\ e"#).unwrap(), ["a", "b \" c", "d e"]);
+        assert_eq!(
+            split_cmd("/bin/sh -c 'echo a b' x").unwrap(),
+            ["/bin/sh", "-c", "echo a b", "x"]
+        );
+        assert_eq!(
+            split_cmd(r#"a "b \" c" d\ e"#).unwrap(),
+            ["a", "b \" c", "d e"]
+        );
         assert_eq!(split_cmd("  ").unwrap(), Vec::<String>::new());
         assert!(split_cmd("'x").is_err());
         assert_eq!(split_cmd("a ''").unwrap(), ["a", ""]);
@@ -215,16 +265,24 @@ mod tests {
         std::fs::create_dir_all(dir.join("sub")).unwrap();
         std::fs::write(dir.join("sub/f.txt"), b"hello").unwrap();
         let spec = Spec {
-            adds: vec![(dir.join("sub/f.txt"), "/a/b/f.txt".into()), (dir.clone(), "/data".into())],
+            adds: vec![
+                (dir.join("sub/f.txt"), "/a/b/f.txt".into()),
+                (dir.clone(), "/data".into()),
+            ],
             cmd: vec!["/bin/x".into(), "y".into()],
             busybox: false,
         };
         let bytes = build(&spec).unwrap();
-        let names: Vec<(Vec<u8>, Vec<u8>)> =
-            cpio::entries(&bytes).map(|e| e.unwrap()).map(|e| (e.path().to_vec(), e.data.to_vec())).collect();
+        let names: Vec<(Vec<u8>, Vec<u8>)> = cpio::entries(&bytes)
+            .map(|e| e.unwrap())
+            .map(|e| (e.path().to_vec(), e.data.to_vec()))
+            .collect();
         let has = |n: &str| names.iter().any(|(p, _)| p == n.as_bytes());
         assert!(has("a") && has("a/b") && has("a/b/f.txt") && has("data/sub/f.txt"));
-        let cmd = names.iter().find(|(p, _)| p == CMD_FILE.as_bytes()).unwrap();
+        let cmd = names
+            .iter()
+            .find(|(p, _)| p == CMD_FILE.as_bytes())
+            .unwrap();
         assert_eq!(cmd.1, b"/bin/x\0y\0");
         std::fs::remove_dir_all(dir).unwrap();
     }

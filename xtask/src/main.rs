@@ -52,10 +52,12 @@ fn main() -> ExitCode {
         Some("test") => tests::run_all(&args[1..]),
         Some("bench") => cmd_bench(&args[1..]),
         Some("fuzz") => fuzz::run(&args[1..]),
-        Some("build") => build_kernel(args.iter().any(|a| a == "--release")).map(|_| 0).unwrap_or_else(|e| {
-            eprintln!("xtask: {e}");
-            1
-        }),
+        Some("build") => build_kernel(args.iter().any(|a| a == "--release"))
+            .map(|_| 0)
+            .unwrap_or_else(|e| {
+                eprintln!("xtask: {e}");
+                1
+            }),
         Some("help" | "--help" | "-h") | None => {
             println!("{USAGE}");
             0
@@ -70,27 +72,41 @@ fn main() -> ExitCode {
 
 /// The workspace root.
 pub fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf()
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_path_buf()
 }
 
 fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target"))
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target"))
 }
 
 /// Build the kernel; returns the path of the ELF image.
 pub fn build_kernel(release: bool) -> Result<PathBuf, String> {
     let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    cmd.current_dir(root()).args(["rustc", "--quiet", "-p", "kernel", "--bin", "kernel"]);
+    cmd.current_dir(root())
+        .args(["rustc", "--quiet", "-p", "kernel", "--bin", "kernel"]);
     if release {
         cmd.arg("--release");
     }
     // The kernel is linked in the top 2 GiB without PIE.
-    cmd.args(["--", "-C", "relocation-model=static", "-C", "code-model=kernel"]);
+    cmd.args([
+        "--",
+        "-C",
+        "relocation-model=static",
+        "-C",
+        "code-model=kernel",
+    ]);
     let st = cmd.status().map_err(|e| format!("cannot run cargo: {e}"))?;
     if !st.success() {
         return Err("kernel build failed".into());
     }
-    Ok(target_dir().join(if release { "release" } else { "debug" }).join("kernel"))
+    Ok(target_dir()
+        .join(if release { "release" } else { "debug" })
+        .join("kernel"))
 }
 
 /// Options shared by `run` and the tests.
@@ -113,8 +129,15 @@ fn parse_run(args: &[String]) -> Result<RunOptions, String> {
     let mut o = RunOptions::default();
     let mut it = args.iter();
     while let Some(a) = it.next() {
-        let mut val = |name: &str| it.next().cloned().ok_or_else(|| format!("{name} needs a value"));
-        let num = |s: String, name: &str| s.parse::<u64>().map_err(|_| format!("{name}: `{s}` is not a number"));
+        let mut val = |name: &str| {
+            it.next()
+                .cloned()
+                .ok_or_else(|| format!("{name} needs a value"))
+        };
+        let num = |s: String, name: &str| {
+            s.parse::<u64>()
+                .map_err(|_| format!("{name}: `{s}` is not a number"))
+        };
         match a.as_str() {
             "--cores" => o.cores = Some(num(val(a)?, a)? as u32),
             "--nodes" => o.nodes = Some(num(val(a)?, a)? as u32),
@@ -157,7 +180,10 @@ fn machine(o: &RunOptions, kernel: PathBuf) -> qemu::Machine {
 
 /// The initrd described by the `--add`/`--cmd` options.
 fn initrd_spec(o: &RunOptions) -> Result<initrd::Spec, String> {
-    let mut spec = initrd::Spec { busybox: !o.no_busybox, ..Default::default() };
+    let mut spec = initrd::Spec {
+        busybox: !o.no_busybox,
+        ..Default::default()
+    };
     for a in &o.adds {
         spec.adds.push(initrd::parse_add(a)?);
     }
@@ -210,7 +236,10 @@ fn cmd_run(args: &[String]) -> i32 {
         }
     }
     if !o.quiet {
-        eprintln!("xtask: booting {} cores on {} NUMA nodes, {} MiB", m.cores, m.nodes, m.mem_mib);
+        eprintln!(
+            "xtask: booting {} cores on {} NUMA nodes, {} MiB",
+            m.cores, m.nodes, m.mem_mib
+        );
     }
     let out = qemu::run(&m, false, true);
     if let Some(p) = &m.initrd {

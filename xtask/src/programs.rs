@@ -49,9 +49,18 @@ fn gcc_file(name: &str) -> String {
 pub fn build(src: &str, tc: Toolchain) -> Result<PathBuf, String> {
     let root = crate::root();
     let src_path = root.join(src);
-    let stem = Path::new(src).file_stem().and_then(|s| s.to_str()).unwrap_or("prog").to_string();
+    let stem = Path::new(src)
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("prog")
+        .to_string();
     let stem = if stem == "main" {
-        Path::new(src).parent().and_then(|p| p.file_name()).and_then(|s| s.to_str()).unwrap_or("prog").to_string()
+        Path::new(src)
+            .parent()
+            .and_then(|p| p.file_name())
+            .and_then(|s| s.to_str())
+            .unwrap_or("prog")
+            .to_string()
     } else {
         stem
     };
@@ -79,8 +88,17 @@ pub fn build(src: &str, tc: Toolchain) -> Result<PathBuf, String> {
             // Debian's musl-gcc ignores -static-pie; link by hand.
             let m = "/usr/lib/x86_64-linux-musl";
             let mut c = Command::new("musl-gcc");
-            c.args(["-O2", "-fPIE", "-nostartfiles", "-Wl,-static,-pie,--no-dynamic-linker,-z,text"]);
-            c.args([format!("{m}/rcrt1.o"), format!("{m}/crti.o"), gcc_file("crtbeginS.o")]);
+            c.args([
+                "-O2",
+                "-fPIE",
+                "-nostartfiles",
+                "-Wl,-static,-pie,--no-dynamic-linker,-z,text",
+            ]);
+            c.args([
+                format!("{m}/rcrt1.o"),
+                format!("{m}/crti.o"),
+                gcc_file("crtbeginS.o"),
+            ]);
             c.args(["-o", &o, &s]);
             c.args([gcc_file("crtendS.o"), format!("{m}/crtn.o")]);
             c
@@ -97,13 +115,29 @@ pub fn build(src: &str, tc: Toolchain) -> Result<PathBuf, String> {
         }
         Toolchain::Rust => {
             let mut c = Command::new("rustc");
-            c.args(["--edition", "2021", "-O", "-C", "target-feature=+crt-static", "-o", &o, &s]);
+            c.args([
+                "--edition",
+                "2021",
+                "-O",
+                "-C",
+                "target-feature=+crt-static",
+                "-o",
+                &o,
+                &s,
+            ]);
             c
         }
     };
-    let res = cmd.stdin(Stdio::null()).output().map_err(|e| format!("{src}: cannot run the {} compiler: {e}", tc.tag()))?;
+    let res = cmd
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("{src}: cannot run the {} compiler: {e}", tc.tag()))?;
     if !res.status.success() {
-        return Err(format!("{src} ({}): build failed:\n{}", tc.tag(), String::from_utf8_lossy(&res.stderr)));
+        return Err(format!(
+            "{src} ({}): build failed:\n{}",
+            tc.tag(),
+            String::from_utf8_lossy(&res.stderr)
+        ));
     }
     Ok(out)
 }
@@ -134,7 +168,11 @@ pub struct UserCase {
 
 /// Environment of process 1 in the guest (see `kernel/src/init.rs`); the
 /// host run uses the same.
-const ENV: [(&str, &str); 3] = [("PATH", "/bin:/sbin:/usr/bin:/usr/sbin"), ("HOME", "/"), ("TERM", "vt100")];
+const ENV: [(&str, &str); 3] = [
+    ("PATH", "/bin:/sbin:/usr/bin:/usr/sbin"),
+    ("HOME", "/"),
+    ("TERM", "vt100"),
+];
 
 /// Run on the host: (stdout, shell-style status).
 fn run_host(c: &UserCase) -> Result<(Vec<u8>, i32), String> {
@@ -147,8 +185,15 @@ fn run_host(c: &UserCase) -> Result<(Vec<u8>, i32), String> {
         .map(|(h, _)| h.clone())
         .unwrap_or_else(|| PathBuf::from(&c.argv[0]));
     let mut cmd = Command::new(&prog);
-    cmd.arg0(&c.argv[0]).args(&c.argv[1..]).env_clear().envs(ENV).current_dir("/").stdin(Stdio::null());
-    let out = cmd.output().map_err(|e| format!("host run of {}: {e}", prog.display()))?;
+    cmd.arg0(&c.argv[0])
+        .args(&c.argv[1..])
+        .env_clear()
+        .envs(ENV)
+        .current_dir("/")
+        .stdin(Stdio::null());
+    let out = cmd
+        .output()
+        .map_err(|e| format!("host run of {}: {e}", prog.display()))?;
     let status = match (out.status.code(), out.status.signal()) {
         (Some(c), _) => c,
         (None, Some(s)) => 128 + s,
@@ -164,7 +209,11 @@ pub fn run_case(c: &UserCase, kernel: &Path, cores: u32, nodes: u32) -> Result<(
     if let Some(e) = &c.build_error {
         return Err(e.clone());
     }
-    let spec = crate::initrd::Spec { adds: c.files.clone(), cmd: c.argv.clone(), busybox: true };
+    let spec = crate::initrd::Spec {
+        adds: c.files.clone(),
+        cmd: c.argv.clone(),
+        busybox: true,
+    };
     let initrd = crate::initrd::write(&spec, "test")?;
     let mut m = Machine::new(kernel.to_path_buf(), cores, nodes);
     m.append = "quiet console.onlcr=0".into();
@@ -179,16 +228,28 @@ pub fn run_case(c: &UserCase, kernel: &Path, cores: u32, nodes: u32) -> Result<(
             let (host_out, host_status) = run_host(c)?;
             let host = String::from_utf8_lossy(&host_out).into_owned();
             if out.status != host_status {
-                return Err(format!("exit status {} on NrOS, {} on Linux\n{}", out.status, host_status, excerpt(&guest)));
+                return Err(format!(
+                    "exit status {} on NrOS, {} on Linux\n{}",
+                    out.status,
+                    host_status,
+                    excerpt(&guest)
+                ));
             }
             if guest != host {
-                return Err(format!("output differs from Linux:\n{}", diff(&host, &guest)));
+                return Err(format!(
+                    "output differs from Linux:\n{}",
+                    diff(&host, &guest)
+                ));
             }
             Ok(())
         }
         Expect::Guest(status, check) => {
             if out.status != status {
-                return Err(format!("exit status {}, expected {status}\n{}", out.status, excerpt(&guest)));
+                return Err(format!(
+                    "exit status {}, expected {status}\n{}",
+                    out.status,
+                    excerpt(&guest)
+                ));
             }
             check(&guest)
         }
@@ -198,13 +259,25 @@ pub fn run_case(c: &UserCase, kernel: &Path, cores: u32, nodes: u32) -> Result<(
 fn excerpt(s: &str) -> String {
     let lines: Vec<&str> = s.lines().collect();
     let start = lines.len().saturating_sub(30);
-    format!("---- output (last lines) ----\n{}\n----", lines[start..].join("\n"))
+    format!(
+        "---- output (last lines) ----\n{}\n----",
+        lines[start..].join("\n")
+    )
 }
 
 fn diff(host: &str, guest: &str) -> String {
     let (h, g): (Vec<&str>, Vec<&str>) = (host.lines().collect(), guest.lines().collect());
-    let first = h.iter().zip(&g).position(|(a, b)| a != b).unwrap_or(h.len().min(g.len()));
-    let mut out = format!("first difference at line {} (Linux {} lines, NrOS {} lines)\n", first + 1, h.len(), g.len());
+    let first = h
+        .iter()
+        .zip(&g)
+        .position(|(a, b)| a != b)
+        .unwrap_or(h.len().min(g.len()));
+    let mut out = format!(
+        "first difference at line {} (Linux {} lines, NrOS {} lines)\n",
+        first + 1,
+        h.len(),
+        g.len()
+    );
     for i in first.saturating_sub(2)..(first + 5) {
         if let Some(l) = h.get(i) {
             out.push_str(&format!("  linux {:>4}: {l}\n", i + 1));

@@ -40,20 +40,47 @@ pub struct Machine {
 
 impl Machine {
     pub fn new(kernel: PathBuf, cores: u32, nodes: u32) -> Self {
-        Machine { cores, nodes, mem_mib: 512 * nodes, kernel, append: String::new(), timeout: None, initrd: None, quiet: false, input: Vec::new(), echo_log: true }
+        Machine {
+            cores,
+            nodes,
+            mem_mib: 512 * nodes,
+            kernel,
+            append: String::new(),
+            timeout: None,
+            initrd: None,
+            quiet: false,
+            input: Vec::new(),
+            echo_log: true,
+        }
     }
 
     fn args(&self, control: &Path) -> Result<Vec<String>, String> {
         if self.nodes == 0 || self.cores == 0 || self.cores % self.nodes != 0 {
-            return Err(format!("--cores ({}) must be a positive multiple of --nodes ({})", self.cores, self.nodes));
+            return Err(format!(
+                "--cores ({}) must be a positive multiple of --nodes ({})",
+                self.cores, self.nodes
+            ));
         }
         if self.mem_mib % self.nodes != 0 {
-            return Err(format!("--mem ({}) must split evenly over {} nodes", self.mem_mib, self.nodes));
+            return Err(format!(
+                "--mem ({}) must split evenly over {} nodes",
+                self.mem_mib, self.nodes
+            ));
         }
         let mut a: Vec<String> = [
-            "-machine", "q35,accel=tcg", "-cpu", "max", "-no-reboot", "-display", "none",
-            "-monitor", "none", "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
-            "-serial", "stdio",
+            "-machine",
+            "q35,accel=tcg",
+            "-cpu",
+            "max",
+            "-no-reboot",
+            "-display",
+            "none",
+            "-monitor",
+            "none",
+            "-device",
+            "isa-debug-exit,iobase=0xf4,iosize=0x04",
+            "-serial",
+            "stdio",
         ]
         .iter()
         .map(|s| s.to_string())
@@ -61,7 +88,12 @@ impl Machine {
         a.push("-serial".into());
         a.push(format!("file:{}", control.display()));
         a.push("-smp".into());
-        a.push(format!("{},sockets={},cores={},threads=1", self.cores, self.nodes, self.cores / self.nodes));
+        a.push(format!(
+            "{},sockets={},cores={},threads=1",
+            self.cores,
+            self.nodes,
+            self.cores / self.nodes
+        ));
         a.push("-m".into());
         a.push(format!("{}M", self.mem_mib));
         if self.nodes > 1 {
@@ -107,9 +139,15 @@ pub fn ensure_qemu() -> Result<(), String> {
     if which("qemu-system-x86_64") {
         return Ok(());
     }
-    let is_root = Command::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0")).unwrap_or(false);
+    let is_root = Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| o.stdout.starts_with(b"0"))
+        .unwrap_or(false);
     if is_root && which("apt-get") {
-        eprintln!("xtask: qemu-system-x86_64 not found; installing package qemu-system-x86 with apt-get");
+        eprintln!(
+            "xtask: qemu-system-x86_64 not found; installing package qemu-system-x86 with apt-get"
+        );
         let ok = Command::new("sh")
             .args(["-c", "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq qemu-system-x86"])
             .status()
@@ -142,20 +180,36 @@ pub fn run(m: &Machine, capture: bool, echo: bool) -> Outcome {
         Ok(a) => a,
         Err(e) => {
             eprintln!("xtask: {e}");
-            return Outcome { status: 2, output: String::new(), log: String::new(), elapsed: start.elapsed() };
+            return Outcome {
+                status: 2,
+                output: String::new(),
+                log: String::new(),
+                elapsed: start.elapsed(),
+            };
         }
     };
     let mut cmd = Command::new("qemu-system-x86_64");
     cmd.args(&args);
     if capture {
-        let stdin = if m.input.is_empty() { Stdio::null() } else { Stdio::piped() };
-        cmd.stdin(stdin).stdout(Stdio::piped()).stderr(Stdio::piped());
+        let stdin = if m.input.is_empty() {
+            Stdio::null()
+        } else {
+            Stdio::piped()
+        };
+        cmd.stdin(stdin)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
     }
     let mut child = match cmd.spawn() {
         Ok(c) => c,
         Err(e) => {
             eprintln!("xtask: cannot start qemu-system-x86_64: {e}");
-            return Outcome { status: STATUS_QEMU_FAILED, output: String::new(), log: String::new(), elapsed: start.elapsed() };
+            return Outcome {
+                status: STATUS_QEMU_FAILED,
+                output: String::new(),
+                log: String::new(),
+                elapsed: start.elapsed(),
+            };
         }
     };
     // Output so far, for the typist.
@@ -194,7 +248,9 @@ pub fn run(m: &Machine, capture: bool, echo: bool) -> Outcome {
                 loop {
                     let found = seen.lock().ok().and_then(|s| {
                         let hay = &s[from.min(s.len())..];
-                        hay.windows(marker.len().max(1)).position(|w| w == marker.as_bytes()).map(|p| from + p + marker.len())
+                        hay.windows(marker.len().max(1))
+                            .position(|w| w == marker.as_bytes())
+                            .map(|p| from + p + marker.len())
                     });
                     if let Some(end) = found {
                         from = end;
@@ -235,7 +291,9 @@ pub fn run(m: &Machine, capture: bool, echo: bool) -> Outcome {
         }
         std::thread::sleep(Duration::from_millis(20));
     };
-    let mut output = reader.map(|h| String::from_utf8_lossy(&h.join().unwrap_or_default()).into_owned()).unwrap_or_default();
+    let mut output = reader
+        .map(|h| String::from_utf8_lossy(&h.join().unwrap_or_default()).into_owned())
+        .unwrap_or_default();
     if let Some(h) = err_reader {
         let e = h.join().unwrap_or_default();
         if !e.trim().is_empty() {
@@ -248,30 +306,48 @@ pub fn run(m: &Machine, capture: bool, echo: bool) -> Outcome {
     let ctl = String::from_utf8_lossy(&std::fs::read(&control).unwrap_or_default()).into_owned();
     let _ = std::fs::remove_file(&control);
     // The kernel log, when it went to the control port (--quiet).
-    let log: String = ctl.lines().filter_map(|l| l.strip_prefix("log ")).map(|l| format!("{l}\n")).collect();
+    let log: String = ctl
+        .lines()
+        .filter_map(|l| l.strip_prefix("log "))
+        .map(|l| format!("{l}\n"))
+        .collect();
     if !log.is_empty() && echo && m.echo_log {
         eprint!("{log}");
     }
     let status = if timed_out {
-        eprintln!("xtask: timeout: QEMU killed after {} s", m.timeout.map_or(0, |t| t.as_secs()));
+        eprintln!(
+            "xtask: timeout: QEMU killed after {} s",
+            m.timeout.map_or(0, |t| t.as_secs())
+        );
         STATUS_TIMEOUT
     } else {
         status_from(exit, &ctl)
     };
-    Outcome { status, output, log, elapsed: start.elapsed() }
+    Outcome {
+        status,
+        output,
+        log,
+        elapsed: start.elapsed(),
+    }
 }
 
 static CONTROL_SEQ: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
 
 /// Map QEMU's exit code and the control-channel message to our status.
 fn status_from(qemu_exit: Option<i32>, control: &str) -> i32 {
-    let reported = control.lines().filter(|l| !l.starts_with("log ")).rev().find_map(|l| {
-        if l.trim() == "panic" {
-            Some(STATUS_KERNEL_PANIC)
-        } else {
-            l.trim().strip_prefix("exit ").and_then(|v| v.trim().parse::<i32>().ok())
-        }
-    });
+    let reported = control
+        .lines()
+        .filter(|l| !l.starts_with("log "))
+        .rev()
+        .find_map(|l| {
+            if l.trim() == "panic" {
+                Some(STATUS_KERNEL_PANIC)
+            } else {
+                l.trim()
+                    .strip_prefix("exit ")
+                    .and_then(|v| v.trim().parse::<i32>().ok())
+            }
+        });
     match (qemu_exit, reported) {
         (Some(255), _) => STATUS_KERNEL_PANIC,
         (Some(1), Some(s)) => s,
@@ -307,6 +383,8 @@ mod tests {
         assert!(a.contains("-smp 4,sockets=2,cores=2,threads=1"));
         assert!(a.contains("memory-backend-ram,id=m1,size=512M"));
         assert!(a.contains("-numa cpu,node-id=1,socket-id=1"));
-        assert!(Machine::new(PathBuf::from("k"), 3, 2).args(Path::new("/tmp/c")).is_err());
+        assert!(Machine::new(PathBuf::from("k"), 3, 2)
+            .args(Path::new("/tmp/c"))
+            .is_err());
     }
 }

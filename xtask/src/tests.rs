@@ -28,7 +28,11 @@ fn step(name: &str, mut cmd: Command) -> bool {
     eprintln!("\n==> {name}");
     let t = Instant::now();
     let ok = cmd.status().map(|s| s.success()).unwrap_or(false);
-    eprintln!("==> {name}: {} in {:.1} s", if ok { "ok" } else { "FAILED" }, t.elapsed().as_secs_f64());
+    eprintln!(
+        "==> {name}: {} in {:.1} s",
+        if ok { "ok" } else { "FAILED" },
+        t.elapsed().as_secs_f64()
+    );
     ok
 }
 
@@ -37,7 +41,11 @@ pub fn run_all(args: &[String]) -> i32 {
     let qemu_only = args.iter().any(|a| a == "--qemu-only");
     let host_only = args.iter().any(|a| a == "--host-only");
     // `--only SUBSTRING`: run only the QEMU cases whose name contains it.
-    let only = args.iter().position(|a| a == "--only").and_then(|i| args.get(i + 1)).cloned();
+    let only = args
+        .iter()
+        .position(|a| a == "--only")
+        .and_then(|i| args.get(i + 1))
+        .cloned();
     let mut failed_steps = Vec::new();
     if !qemu_only {
         let mut c = cargo();
@@ -56,8 +64,16 @@ pub fn run_all(args: &[String]) -> i32 {
         }
         if crate::root().join("crates/nr-bench").exists() {
             let mut c = cargo();
-            c.args(["run", "--release", "-p", "nr-bench", "--", "--smoke", "--out"])
-                .arg(crate::root().join("target/nr-bench-smoke"));
+            c.args([
+                "run",
+                "--release",
+                "-p",
+                "nr-bench",
+                "--",
+                "--smoke",
+                "--out",
+            ])
+            .arg(crate::root().join("target/nr-bench-smoke"));
             if !step("nr benchmark smoke run", c) {
                 failed_steps.push("nr-bench smoke");
             }
@@ -77,7 +93,10 @@ pub fn run_all(args: &[String]) -> i32 {
                 return 1;
             }
         };
-        let cases: Vec<Case> = cases().into_iter().filter(|c| only.as_ref().is_none_or(|o| c.name.contains(o.as_str()))).collect();
+        let cases: Vec<Case> = cases()
+            .into_iter()
+            .filter(|c| only.as_ref().is_none_or(|o| c.name.contains(o.as_str())))
+            .collect();
         let user = match user_cases() {
             Ok(u) => u,
             Err(e) => {
@@ -88,10 +107,23 @@ pub fn run_all(args: &[String]) -> i32 {
         };
         let user: Vec<(UserCase, u32, u32)> = user
             .into_iter()
-            .flat_map(|u| [(1, 1), (4, 2)].map(|(c, n)| (UserCase { name: format!("{} {c}c/{n}n", u.name), ..u.clone() }, c, n)))
+            .flat_map(|u| {
+                [(1, 1), (4, 2)].map(|(c, n)| {
+                    (
+                        UserCase {
+                            name: format!("{} {c}c/{n}n", u.name),
+                            ..u.clone()
+                        },
+                        c,
+                        n,
+                    )
+                })
+            })
             .filter(|(u, _, _)| only.as_ref().is_none_or(|o| u.name.contains(o.as_str())))
             .collect();
-        let shell = only.as_ref().is_none_or(|o| "interactive shell 4c/2n".contains(o.as_str()));
+        let shell = only
+            .as_ref()
+            .is_none_or(|o| "interactive shell 4c/2n".contains(o.as_str()));
         let total = cases.len() + user.len() + usize::from(shell);
         for (i, case) in cases.into_iter().enumerate() {
             let mut m = Machine::new(kernel.clone(), case.cores, case.nodes);
@@ -115,7 +147,10 @@ pub fn run_all(args: &[String]) -> i32 {
                 }
             );
             if verdict.is_err() {
-                eprintln!("---- console output (status {}) ----\n{}\n----", out.status, out.output);
+                eprintln!(
+                    "---- console output (status {}) ----\n{}\n----",
+                    out.status, out.output
+                );
             }
         }
         let offset = total - user.len();
@@ -139,7 +174,11 @@ pub fn run_all(args: &[String]) -> i32 {
             );
         }
     }
-    if !host_only && only.as_ref().is_none_or(|o| "interactive shell 4c/2n".contains(o.as_str())) {
+    if !host_only
+        && only
+            .as_ref()
+            .is_none_or(|o| "interactive shell 4c/2n".contains(o.as_str()))
+    {
         let t = Instant::now();
         let verdict = crate::build_kernel(false).and_then(|k| interactive_shell(&k));
         match &verdict {
@@ -162,8 +201,20 @@ pub fn run_all(args: &[String]) -> i32 {
         // fails on a panic, a hang, memory not coming back or replicas
         // that differ.
         eprintln!("\n==> system-call fuzzer (200,000 calls, 4 cores / 2 nodes)");
-        let args: Vec<String> =
-            ["--seed", "2", "--calls", "200000", "--cores", "4", "--nodes", "2", "--release"].iter().map(|s| s.to_string()).collect();
+        let args: Vec<String> = [
+            "--seed",
+            "2",
+            "--calls",
+            "200000",
+            "--cores",
+            "4",
+            "--nodes",
+            "2",
+            "--release",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
         if crate::fuzz::run(&args) == 0 {
             passed += 1;
         } else {
@@ -224,10 +275,34 @@ fn cases() -> Vec<Case> {
         append: "test=stackoverflow".into(),
         check: check_stack_overflow,
     });
-    v.push(Case { name: "smap 4c/2n".into(), cores: 4, nodes: 2, append: "test=smap".into(), check: check_smap });
-    v.push(Case { name: "smep 4c/2n".into(), cores: 4, nodes: 2, append: "test=smep".into(), check: check_smep });
-    v.push(Case { name: "topology 16c/4n".into(), cores: 16, nodes: 4, append: "test=topology".into(), check: check_topology });
-    v.push(Case { name: "default boot 4c/2n".into(), cores: 4, nodes: 2, append: String::new(), check: check_default_boot });
+    v.push(Case {
+        name: "smap 4c/2n".into(),
+        cores: 4,
+        nodes: 2,
+        append: "test=smap".into(),
+        check: check_smap,
+    });
+    v.push(Case {
+        name: "smep 4c/2n".into(),
+        cores: 4,
+        nodes: 2,
+        append: "test=smep".into(),
+        check: check_smep,
+    });
+    v.push(Case {
+        name: "topology 16c/4n".into(),
+        cores: 16,
+        nodes: 4,
+        append: "test=topology".into(),
+        check: check_topology,
+    });
+    v.push(Case {
+        name: "default boot 4c/2n".into(),
+        cores: 4,
+        nodes: 2,
+        append: String::new(),
+        check: check_default_boot,
+    });
     v
 }
 
@@ -250,7 +325,11 @@ fn check_topology(c: &Case, status: i32, out: &str) -> Result<(), String> {
     for l in out.lines().filter(|l| l.starts_with("cpu ")) {
         let w: Vec<&str> = l.split_whitespace().collect();
         let parsed = match w.as_slice() {
-            ["cpu", id, "node", node, "apic", apic] => id.parse::<u32>().ok().zip(node.parse::<u32>().ok()).zip(apic.parse::<u32>().ok()),
+            ["cpu", id, "node", node, "apic", apic] => id
+                .parse::<u32>()
+                .ok()
+                .zip(node.parse::<u32>().ok())
+                .zip(apic.parse::<u32>().ok()),
             _ => None,
         };
         let ((id, node), apic) = parsed.ok_or_else(|| format!("malformed line `{l}`"))?;
@@ -271,14 +350,23 @@ fn check_topology(c: &Case, status: i32, out: &str) -> Result<(), String> {
     if seen.iter().any(|s| !s) {
         return Err(format!("expected {} cpu lines", c.cores));
     }
-    let node_lines: Vec<&str> = out.lines().filter(|l| l.starts_with("node ") && l.ends_with(" MiB")).collect();
+    let node_lines: Vec<&str> = out
+        .lines()
+        .filter(|l| l.starts_with("node ") && l.ends_with(" MiB"))
+        .collect();
     if node_lines.len() != c.nodes as usize {
-        return Err(format!("expected {} node lines, got {}", c.nodes, node_lines.len()));
+        return Err(format!(
+            "expected {} node lines, got {}",
+            c.nodes,
+            node_lines.len()
+        ));
     }
     for (n, l) in node_lines.iter().enumerate() {
         let w: Vec<&str> = l.split_whitespace().collect();
         let mib: u32 = match w.as_slice() {
-            ["node", id, "mem", mib, "MiB"] if id.parse::<usize>() == Ok(n) => mib.parse().map_err(|_| format!("bad `{l}`"))?,
+            ["node", id, "mem", mib, "MiB"] if id.parse::<usize>() == Ok(n) => {
+                mib.parse().map_err(|_| format!("bad `{l}`"))?
+            }
             _ => return Err(format!("malformed line `{l}`")),
         };
         let share = 512;
@@ -292,13 +380,23 @@ fn check_topology(c: &Case, status: i32, out: &str) -> Result<(), String> {
 fn check_alloc(c: &Case, status: i32, out: &str) -> Result<(), String> {
     expect_status(status, 0)?;
     let want = format!("alloc: {} cores", c.cores);
-    out.lines().any(|l| l.starts_with(&want)).then_some(()).ok_or_else(|| format!("no `{want}` line"))
+    out.lines()
+        .any(|l| l.starts_with(&want))
+        .then_some(())
+        .ok_or_else(|| format!("no `{want}` line"))
 }
 
 fn check_ipi(c: &Case, status: i32, out: &str) -> Result<(), String> {
     expect_status(status, 0)?;
-    let want = format!("ipi: {} cores, {} cross-core calls answered", c.cores, c.cores * (c.cores - 1));
-    out.lines().any(|l| l == want).then_some(()).ok_or_else(|| format!("no `{want}` line"))
+    let want = format!(
+        "ipi: {} cores, {} cross-core calls answered",
+        c.cores,
+        c.cores * (c.cores - 1)
+    );
+    out.lines()
+        .any(|l| l == want)
+        .then_some(())
+        .ok_or_else(|| format!("no `{want}` line"))
 }
 
 fn check_exception(status: i32, out: &str, header: &str, extra: &[&str]) -> Result<(), String> {
@@ -311,38 +409,79 @@ fn check_exception(status: i32, out: &str, header: &str, extra: &[&str]) -> Resu
     let trace = out.split("stack trace").nth(1).ok_or("no stack trace")?;
     // (The first line is the faulting rip, which the smep test puts in a
     // user page.)
-    let frames = trace.lines().skip(1).filter(|l| l.trim().starts_with("0xffffffff8")).count();
+    let frames = trace
+        .lines()
+        .skip(1)
+        .filter(|l| l.trim().starts_with("0xffffffff8"))
+        .count();
     if frames < 2 {
-        return Err(format!("stack trace has {frames} kernel addresses, expected at least 2"));
+        return Err(format!(
+            "stack trace has {frames} kernel addresses, expected at least 2"
+        ));
     }
     Ok(())
 }
 
 fn check_pagefault(_: &Case, status: i32, out: &str) -> Result<(), String> {
-    check_exception(status, out, "CPU exception 14 (page fault) on core 0", &["cr2 0x00000000dead0000", "error code 0x0"])
+    check_exception(
+        status,
+        out,
+        "CPU exception 14 (page fault) on core 0",
+        &["cr2 0x00000000dead0000", "error code 0x0"],
+    )
 }
 
 fn check_gpfault(_: &Case, status: i32, out: &str) -> Result<(), String> {
-    check_exception(status, out, "CPU exception 13 (general protection fault) on core 0", &["rip 0xffffffff8"])
+    check_exception(
+        status,
+        out,
+        "CPU exception 13 (general protection fault) on core 0",
+        &["rip 0xffffffff8"],
+    )
 }
 
 fn check_smap(_: &Case, status: i32, out: &str) -> Result<(), String> {
-    check_exception(status, out, "CPU exception 14 (page fault) on core 0", &["error code 0x1 ", "cr2 0x0000000010000000", "blocked by SMAP", "SMAP on"])
+    check_exception(
+        status,
+        out,
+        "CPU exception 14 (page fault) on core 0",
+        &[
+            "error code 0x1 ",
+            "cr2 0x0000000010000000",
+            "blocked by SMAP",
+            "SMAP on",
+        ],
+    )
 }
 
 fn check_smep(_: &Case, status: i32, out: &str) -> Result<(), String> {
-    check_exception(status, out, "CPU exception 14 (page fault) on core 0", &["error code 0x11 ", "rip 0x0000000010000000", "blocked by SMEP", "SMEP on"])
+    check_exception(
+        status,
+        out,
+        "CPU exception 14 (page fault) on core 0",
+        &[
+            "error code 0x11 ",
+            "rip 0x0000000010000000",
+            "blocked by SMEP",
+            "SMEP on",
+        ],
+    )
 }
 
 fn check_default_boot(c: &Case, status: i32, out: &str) -> Result<(), String> {
     expect_status(status, 0)?;
     let want = format!("all {} cores online", c.cores);
-    out.contains(&want).then_some(()).ok_or_else(|| format!("no `{want}`"))
+    out.contains(&want)
+        .then_some(())
+        .ok_or_else(|| format!("no `{want}`"))
 }
 
 fn check_stack_overflow(_: &Case, status: i32, out: &str) -> Result<(), String> {
     expect_status(status, STATUS_KERNEL_PANIC)?;
-    for needle in ["CPU exception 14 (page fault) on core 0", "kernel stack guard page: stack overflow"] {
+    for needle in [
+        "CPU exception 14 (page fault) on core 0",
+        "kernel stack guard page: stack overflow",
+    ] {
         if !out.contains(needle) {
             return Err(format!("report lacks `{needle}`"));
         }
@@ -354,7 +493,12 @@ fn check_stack_overflow(_: &Case, status: i32, out: &str) -> Result<(), String> 
 fn user_cases() -> Result<Vec<UserCase>, String> {
     use Toolchain::*;
     let mut v = Vec::new();
-    let mut prog = |name: &str, src: &str, tcs: &[Toolchain], args: &[&str], expect: Expect| -> Result<(), String> {
+    let mut prog = |name: &str,
+                    src: &str,
+                    tcs: &[Toolchain],
+                    args: &[&str],
+                    expect: Expect|
+     -> Result<(), String> {
         for &tc in tcs {
             let (bin, build_error) = match programs::build(src, tc) {
                 Ok(b) => (b, None),
@@ -363,43 +507,200 @@ fn user_cases() -> Result<Vec<UserCase>, String> {
             let guest = format!("/bin/{name}");
             let mut argv = vec![guest.clone()];
             argv.extend(args.iter().map(|s| s.to_string()));
-            let label = if tcs.len() > 1 { format!("{name} ({tc:?})") } else { name.to_string() };
-            let files = if build_error.is_none() { vec![(bin, guest)] } else { Vec::new() };
-            v.push(UserCase { name: label, files, argv, expect, build_error });
+            let label = if tcs.len() > 1 {
+                format!("{name} ({tc:?})")
+            } else {
+                name.to_string()
+            };
+            let files = if build_error.is_none() {
+                vec![(bin, guest)]
+            } else {
+                Vec::new()
+            };
+            v.push(UserCase {
+                name: label,
+                files,
+                argv,
+                expect,
+                build_error,
+            });
         }
         Ok(())
     };
-    prog("hello", "tests/programs/hello.c", &[Musl, MuslPie, Glibc, GlibcPie], &["a", "b c"], Expect::Host)?;
-    prog("fs", "tests/programs/fs.c", &[Musl, Glibc], &[], Expect::Host)?;
-    prog("mem", "tests/programs/mem.c", &[Musl, Glibc], &[], Expect::Host)?;
-    prog("misc", "tests/programs/misc.c", &[Musl, Glibc], &[], Expect::Host)?;
-    prog("badptr", "tests/programs/badptr.c", &[Musl], &[], Expect::Host)?;
-    prog("enosys", "tests/programs/enosys.c", &[Musl], &[], Expect::Host)?;
+    prog(
+        "hello",
+        "tests/programs/hello.c",
+        &[Musl, MuslPie, Glibc, GlibcPie],
+        &["a", "b c"],
+        Expect::Host,
+    )?;
+    prog(
+        "fs",
+        "tests/programs/fs.c",
+        &[Musl, Glibc],
+        &[],
+        Expect::Host,
+    )?;
+    prog(
+        "mem",
+        "tests/programs/mem.c",
+        &[Musl, Glibc],
+        &[],
+        Expect::Host,
+    )?;
+    prog(
+        "misc",
+        "tests/programs/misc.c",
+        &[Musl, Glibc],
+        &[],
+        Expect::Host,
+    )?;
+    prog(
+        "badptr",
+        "tests/programs/badptr.c",
+        &[Musl],
+        &[],
+        Expect::Host,
+    )?;
+    prog(
+        "enosys",
+        "tests/programs/enosys.c",
+        &[Musl],
+        &[],
+        Expect::Host,
+    )?;
     prog("segv", "tests/programs/segv.c", &[Musl], &[], Expect::Host)?;
     prog("ud", "tests/programs/ud.c", &[Musl], &[], Expect::Host)?;
-    prog("divzero", "tests/programs/divzero.c", &[Musl], &[], Expect::Host)?;
-    prog("rust_std", "tests/programs/rust_std/main.rs", &[Rust], &["x", "y"], Expect::Host)?;
-    prog("replicas", "tests/nros/replicas.c", &[Musl], &[], Expect::Guest(0, check_replicas))?;
-    prog("procs", "tests/programs/procs.c", &[Musl, Glibc], &[], Expect::Host)?;
-    prog("threads", "tests/programs/threads.c", &[Musl, Glibc], &[], Expect::Host)?;
-    prog("rust_threads", "tests/programs/rust_threads/main.rs", &[Rust], &[], Expect::Host)?;
-    prog("vmstress", "tests/nros/vmstress.c", &[Musl], &[], Expect::Guest(0, check_vmstress))?;
-    prog("leak", "tests/nros/leak.c", &[Musl], &[], Expect::Guest(0, check_leak))?;
-    prog("cow", "tests/programs/cow.c", &[Musl, Glibc], &[], Expect::Host)?;
-    prog("affinity", "tests/programs/affinity.c", &[Musl, Glibc], &[], Expect::Host)?;
-    prog("shm", "tests/programs/shm.c", &[Musl, Glibc], &[], Expect::Host)?;
-    prog("unmapped", "tests/programs/unmapped.c", &[Musl], &[], Expect::Host)?;
-    prog("kernelmem", "tests/programs/kernelmem.c", &[Musl], &[], Expect::Host)?;
+    prog(
+        "divzero",
+        "tests/programs/divzero.c",
+        &[Musl],
+        &[],
+        Expect::Host,
+    )?;
+    prog(
+        "rust_std",
+        "tests/programs/rust_std/main.rs",
+        &[Rust],
+        &["x", "y"],
+        Expect::Host,
+    )?;
+    prog(
+        "replicas",
+        "tests/nros/replicas.c",
+        &[Musl],
+        &[],
+        Expect::Guest(0, check_replicas),
+    )?;
+    prog(
+        "procs",
+        "tests/programs/procs.c",
+        &[Musl, Glibc],
+        &[],
+        Expect::Host,
+    )?;
+    prog(
+        "threads",
+        "tests/programs/threads.c",
+        &[Musl, Glibc],
+        &[],
+        Expect::Host,
+    )?;
+    prog(
+        "rust_threads",
+        "tests/programs/rust_threads/main.rs",
+        &[Rust],
+        &[],
+        Expect::Host,
+    )?;
+    prog(
+        "vmstress",
+        "tests/nros/vmstress.c",
+        &[Musl],
+        &[],
+        Expect::Guest(0, check_vmstress),
+    )?;
+    prog(
+        "leak",
+        "tests/nros/leak.c",
+        &[Musl],
+        &[],
+        Expect::Guest(0, check_leak),
+    )?;
+    prog(
+        "cow",
+        "tests/programs/cow.c",
+        &[Musl, Glibc],
+        &[],
+        Expect::Host,
+    )?;
+    prog(
+        "affinity",
+        "tests/programs/affinity.c",
+        &[Musl, Glibc],
+        &[],
+        Expect::Host,
+    )?;
+    prog(
+        "shm",
+        "tests/programs/shm.c",
+        &[Musl, Glibc],
+        &[],
+        Expect::Host,
+    )?;
+    prog(
+        "unmapped",
+        "tests/programs/unmapped.c",
+        &[Musl],
+        &[],
+        Expect::Host,
+    )?;
+    prog(
+        "kernelmem",
+        "tests/programs/kernelmem.c",
+        &[Musl],
+        &[],
+        Expect::Host,
+    )?;
     // Regression tests for bugs the fuzzer found (tests/fuzz/repro).
-    for bug in ["tkill_group", "chmod_empty_path", "write_huge_len", "sigchld_missing", "futex_stale_timeout"] {
-        prog(bug, &format!("tests/fuzz/repro/{bug}.c"), &[Musl], &[], Expect::Host)?;
+    for bug in [
+        "tkill_group",
+        "chmod_empty_path",
+        "write_huge_len",
+        "sigchld_missing",
+        "futex_stale_timeout",
+    ] {
+        prog(
+            bug,
+            &format!("tests/fuzz/repro/{bug}.c"),
+            &[Musl],
+            &[],
+            Expect::Host,
+        )?;
     }
-    prog("cowmem", "tests/nros/cowmem.c", &[Musl], &[], Expect::Guest(0, check_cowmem))?;
-    prog("exhaust", "tests/nros/exhaust.c", &[Musl], &[], Expect::Guest(0, check_exhaust))?;
+    prog(
+        "cowmem",
+        "tests/nros/cowmem.c",
+        &[Musl],
+        &[],
+        Expect::Guest(0, check_cowmem),
+    )?;
+    prog(
+        "exhaust",
+        "tests/nros/exhaust.c",
+        &[Musl],
+        &[],
+        Expect::Guest(0, check_exhaust),
+    )?;
     let sh = |name: &str, script: &str| UserCase {
         name: name.to_string(),
         files: Vec::new(),
-        argv: vec!["/bin/busybox".into(), "sh".into(), "-c".into(), script.into()],
+        argv: vec![
+            "/bin/busybox".into(),
+            "sh".into(),
+            "-c".into(),
+            script.into(),
+        ],
         expect: Expect::Host,
         build_error: None,
     };
@@ -442,7 +743,11 @@ fn user_cases() -> Result<Vec<UserCase>, String> {
 /// listed and killed, line editing (backspace), and `exit 3` powering off
 /// with status 3.
 fn interactive_shell(kernel: &std::path::Path) -> Result<(), String> {
-    let spec = crate::initrd::Spec { adds: Vec::new(), cmd: Vec::new(), busybox: true };
+    let spec = crate::initrd::Spec {
+        adds: Vec::new(),
+        cmd: Vec::new(),
+        busybox: true,
+    };
     let initrd = crate::initrd::write(&spec, "shell")?;
     let mut m = Machine::new(kernel.to_path_buf(), 4, 2);
     m.initrd = Some(initrd.clone());
@@ -465,8 +770,20 @@ fn interactive_shell(kernel: &std::path::Path) -> Result<(), String> {
     let out = qemu::run(&m, true, std::env::var_os("NROS_SHELL_ECHO").is_some());
     let _ = std::fs::remove_file(&initrd);
     let text = out.output.replace('\r', "");
-    let fail = |why: &str| Err(format!("{why} (status {})\n---- console ----\n{text}\n----", out.status));
-    for want in ["HELLO\n", "rc=130\n", "Running", "Terminated", "jobs-done\n", "abc\n"] {
+    let fail = |why: &str| {
+        Err(format!(
+            "{why} (status {})\n---- console ----\n{text}\n----",
+            out.status
+        ))
+    };
+    for want in [
+        "HELLO\n",
+        "rc=130\n",
+        "Running",
+        "Terminated",
+        "jobs-done\n",
+        "abc\n",
+    ] {
         if !text.contains(want) {
             return fail(&format!("no `{}` on the console", want.trim_end()));
         }
@@ -478,15 +795,21 @@ fn interactive_shell(kernel: &std::path::Path) -> Result<(), String> {
 }
 
 fn check_exhaust(out: &str) -> Result<(), String> {
-    out.contains("exhaustion ok").then_some(()).ok_or_else(|| format!("resource exhaustion not survived:\n{out}"))
+    out.contains("exhaustion ok")
+        .then_some(())
+        .ok_or_else(|| format!("resource exhaustion not survived:\n{out}"))
 }
 
 fn check_cowmem(out: &str) -> Result<(), String> {
-    out.contains("cow memory ok").then_some(()).ok_or_else(|| format!("copy-on-write memory accounting off:\n{out}"))
+    out.contains("cow memory ok")
+        .then_some(())
+        .ok_or_else(|| format!("copy-on-write memory accounting off:\n{out}"))
 }
 
 fn check_leak(out: &str) -> Result<(), String> {
-    out.contains("no leak").then_some(()).ok_or_else(|| format!("memory not returned:\n{out}"))
+    out.contains("no leak")
+        .then_some(())
+        .ok_or_else(|| format!("memory not returned:\n{out}"))
 }
 
 fn check_vmstress(out: &str) -> Result<(), String> {

@@ -23,7 +23,13 @@ pub struct MmapRequest {
 
 /// Decode `mmap(addr, len, prot, flags, fd, offset)` arguments (Linux's
 /// `EINVAL` rules; the descriptor is checked by the caller).
-pub fn mmap_request(addr: u64, len: u64, prot: u32, flags: u32, offset: u64) -> KResult<MmapRequest> {
+pub fn mmap_request(
+    addr: u64,
+    len: u64,
+    prot: u32,
+    flags: u32,
+    offset: u64,
+) -> KResult<MmapRequest> {
     if len == 0 || offset % PAGE != 0 || prot & !(PROT_READ | PROT_WRITE | PROT_EXEC) != 0 {
         return Err(Errno::EINVAL);
     }
@@ -47,7 +53,12 @@ pub fn mmap_request(addr: u64, len: u64, prot: u32, flags: u32, offset: u64) -> 
     } else {
         MapAt::Any
     };
-    Ok(MmapRequest { at, anonymous: flags & MAP_ANONYMOUS != 0, shared, stack: flags & MAP_GROWSDOWN != 0 })
+    Ok(MmapRequest {
+        at,
+        anonymous: flags & MAP_ANONYMOUS != 0,
+        shared,
+        stack: flags & MAP_GROWSDOWN != 0,
+    })
 }
 
 /// New signal mask for `rt_sigprocmask(how, set)` from `old` (SIGKILL and
@@ -78,10 +89,14 @@ pub enum Clock {
 /// per-process clock ids, which are not supported).
 pub fn clock(id: i32) -> KResult<Clock> {
     match id {
-        CLOCK_REALTIME | CLOCK_REALTIME_COARSE | CLOCK_TAI | CLOCK_REALTIME_ALARM => Ok(Clock::Realtime),
-        CLOCK_MONOTONIC | CLOCK_MONOTONIC_RAW | CLOCK_MONOTONIC_COARSE | CLOCK_BOOTTIME | CLOCK_BOOTTIME_ALARM => {
-            Ok(Clock::Monotonic)
+        CLOCK_REALTIME | CLOCK_REALTIME_COARSE | CLOCK_TAI | CLOCK_REALTIME_ALARM => {
+            Ok(Clock::Realtime)
         }
+        CLOCK_MONOTONIC
+        | CLOCK_MONOTONIC_RAW
+        | CLOCK_MONOTONIC_COARSE
+        | CLOCK_BOOTTIME
+        | CLOCK_BOOTTIME_ALARM => Ok(Clock::Monotonic),
         CLOCK_PROCESS_CPUTIME_ID | CLOCK_THREAD_CPUTIME_ID => Ok(Clock::Cpu),
         _ => Err(Errno::EINVAL),
     }
@@ -125,22 +140,46 @@ mod tests {
     #[test]
     fn mmap_decoding() {
         let anon = MAP_PRIVATE | MAP_ANONYMOUS;
-        assert_eq!(mmap_request(0, 4096, PROT_READ, anon, 0).unwrap().at, MapAt::Any);
-        assert_eq!(mmap_request(0x1000, 1, PROT_READ, anon, 0).unwrap().at, MapAt::Hint(0x1000));
-        assert_eq!(mmap_request(0x2000, 1, 0, anon | MAP_FIXED, 0).unwrap().at, MapAt::Fixed(0x2000));
         assert_eq!(
-            mmap_request(0x2000, 1, 0, anon | MAP_FIXED_NOREPLACE, 0).unwrap().at,
+            mmap_request(0, 4096, PROT_READ, anon, 0).unwrap().at,
+            MapAt::Any
+        );
+        assert_eq!(
+            mmap_request(0x1000, 1, PROT_READ, anon, 0).unwrap().at,
+            MapAt::Hint(0x1000)
+        );
+        assert_eq!(
+            mmap_request(0x2000, 1, 0, anon | MAP_FIXED, 0).unwrap().at,
+            MapAt::Fixed(0x2000)
+        );
+        assert_eq!(
+            mmap_request(0x2000, 1, 0, anon | MAP_FIXED_NOREPLACE, 0)
+                .unwrap()
+                .at,
             MapAt::FixedNoReplace(0x2000)
         );
-        assert_eq!(mmap_request(0x2001, 1, 0, anon | MAP_FIXED, 0), Err(Errno::EINVAL));
+        assert_eq!(
+            mmap_request(0x2001, 1, 0, anon | MAP_FIXED, 0),
+            Err(Errno::EINVAL)
+        );
         assert_eq!(mmap_request(0, 0, 0, anon, 0), Err(Errno::EINVAL));
         assert_eq!(mmap_request(0, 4096, 8, anon, 0), Err(Errno::EINVAL));
-        assert_eq!(mmap_request(0, 4096, 0, MAP_ANONYMOUS, 0), Err(Errno::EINVAL));
-        assert_eq!(mmap_request(0, 4096, 0, MAP_PRIVATE, 100), Err(Errno::EINVAL));
+        assert_eq!(
+            mmap_request(0, 4096, 0, MAP_ANONYMOUS, 0),
+            Err(Errno::EINVAL)
+        );
+        assert_eq!(
+            mmap_request(0, 4096, 0, MAP_PRIVATE, 100),
+            Err(Errno::EINVAL)
+        );
         assert_eq!(mmap_request(0, u64::MAX, 0, anon, 0), Err(Errno::EOVERFLOW));
         let r = mmap_request(0, 4096, PROT_READ, MAP_SHARED, 8192).unwrap();
         assert!(r.shared && !r.anonymous && !r.stack);
-        assert!(mmap_request(0, 4096, 3, anon | MAP_GROWSDOWN, 0).unwrap().stack);
+        assert!(
+            mmap_request(0, 4096, 3, anon | MAP_GROWSDOWN, 0)
+                .unwrap()
+                .stack
+        );
     }
 
     #[test]
@@ -149,8 +188,14 @@ mod tests {
         assert_eq!(sigprocmask(1, 0b11, 0b10), Ok(0b1));
         assert_eq!(sigprocmask(2, 0b11, 0b100), Ok(0b100));
         assert_eq!(sigprocmask(3, 0, 0), Err(Errno::EINVAL));
-        assert_eq!(sigprocmask(2, 0, u64::MAX).unwrap() & (1 << (SIGKILL - 1)), 0);
-        assert_eq!(sigprocmask(2, 0, u64::MAX).unwrap() & (1 << (SIGSTOP - 1)), 0);
+        assert_eq!(
+            sigprocmask(2, 0, u64::MAX).unwrap() & (1 << (SIGKILL - 1)),
+            0
+        );
+        assert_eq!(
+            sigprocmask(2, 0, u64::MAX).unwrap() & (1 << (SIGSTOP - 1)),
+            0
+        );
     }
 
     #[test]

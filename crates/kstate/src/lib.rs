@@ -40,7 +40,9 @@ use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 pub use memfs::{DirEntry, FileType, Fs, Ino, Stat, Timespec};
-pub use vspace::{Access, AddressSpace, FaultDecision, FrameMemory, MapAt, Populated, PteFlags, VmaKind};
+pub use vspace::{
+    Access, AddressSpace, FaultDecision, FrameMemory, MapAt, Populated, PteFlags, VmaKind,
+};
 
 /// Process id.
 pub type Pid = u32;
@@ -271,83 +273,261 @@ pub struct ProcInfo {
 pub enum WriteOp {
     /// Create a process with an empty address space and no descriptors; its
     /// cwd is the parent's (or `/`). Responds [`Resp::Pid`].
-    Spawn { parent: Pid, exe: Vec<u8> },
+    Spawn {
+        parent: Pid,
+        exe: Vec<u8>,
+    },
     /// Replace the address space by an empty one (exec); responds
     /// [`Resp::Frames`] with the released data frames.
-    ResetVm { pid: Pid, exe: Vec<u8> },
+    ResetVm {
+        pid: Pid,
+        exe: Vec<u8>,
+    },
     /// Process exit: close every descriptor, drop the address space
     /// ([`Resp::Frames`]), keep a zombie with the status, make `SIGCHLD`
     /// pending for the parent.
-    Exit { pid: Pid, status: i32 },
+    Exit {
+        pid: Pid,
+        status: i32,
+    },
     /// Drop the address space of an exiting process ([`Resp::Frames`]), so
     /// its memory is free before the process becomes a zombie that the
     /// parent can reap.
-    DropVm { pid: Pid },
+    DropVm {
+        pid: Pid,
+    },
     /// Remove a zombie ([`Resp::Val`] = status).
-    Reap { pid: Pid },
+    Reap {
+        pid: Pid,
+    },
     /// `openat` ([`Resp::Fd`]).
-    Open { pid: Pid, dirfd: i32, path: Vec<u8>, flags: u32, mode: u32, now: Timespec },
+    Open {
+        pid: Pid,
+        dirfd: i32,
+        path: Vec<u8>,
+        flags: u32,
+        mode: u32,
+        now: Timespec,
+    },
     /// Open generated read-only content ([`Resp::Fd`]).
-    OpenBuffer { pid: Pid, data: Arc<[u8]>, flags: u32 },
-    Close { pid: Pid, fd: i32 },
+    OpenBuffer {
+        pid: Pid,
+        data: Arc<[u8]>,
+        flags: u32,
+    },
+    Close {
+        pid: Pid,
+        fd: i32,
+    },
     /// `dup`/`F_DUPFD`: lowest free descriptor `>= min`.
-    Dup { pid: Pid, fd: i32, min: i32, cloexec: bool },
+    Dup {
+        pid: Pid,
+        fd: i32,
+        min: i32,
+        cloexec: bool,
+    },
     /// `dup2`/`dup3` (`old != new` checked by the caller for dup3).
-    Dup2 { pid: Pid, old: i32, new: i32, cloexec: bool },
+    Dup2 {
+        pid: Pid,
+        old: i32,
+        new: i32,
+        cloexec: bool,
+    },
     /// `F_SETFD`.
-    SetCloexec { pid: Pid, fd: i32, cloexec: bool },
+    SetCloexec {
+        pid: Pid,
+        fd: i32,
+        cloexec: bool,
+    },
     /// `F_SETFL` (only `O_APPEND` and `O_NONBLOCK` change).
-    SetStatusFlags { pid: Pid, fd: i32, flags: u32 },
+    SetStatusFlags {
+        pid: Pid,
+        fd: i32,
+        flags: u32,
+    },
     /// `lseek` ([`Resp::Val`] = new offset).
-    Seek { pid: Pid, fd: i32, offset: i64, whence: u32 },
+    Seek {
+        pid: Pid,
+        fd: i32,
+        offset: i64,
+        whence: u32,
+    },
     /// `read`: move the offset by what is available ([`Resp::Read`]).
-    ReadAdvance { pid: Pid, fd: i32, len: u64 },
+    ReadAdvance {
+        pid: Pid,
+        fd: i32,
+        len: u64,
+    },
     /// `write` at the offset (or the end with `O_APPEND`) ([`Resp::Val`]).
-    Write { pid: Pid, fd: i32, data: Arc<Vec<u8>>, now: Timespec },
+    Write {
+        pid: Pid,
+        fd: i32,
+        data: Arc<Vec<u8>>,
+        now: Timespec,
+    },
     /// `pwrite64` ([`Resp::Val`]).
-    WriteAt { pid: Pid, fd: i32, offset: u64, data: Arc<Vec<u8>>, now: Timespec },
+    WriteAt {
+        pid: Pid,
+        fd: i32,
+        offset: u64,
+        data: Arc<Vec<u8>>,
+        now: Timespec,
+    },
     /// `getdents64`: entries that fit in `bufsize` bytes ([`Resp::Dirents`]).
-    Getdents { pid: Pid, fd: i32, bufsize: u64 },
-    Mkdir { pid: Pid, dirfd: i32, path: Vec<u8>, mode: u32, now: Timespec },
-    Mknod { pid: Pid, dirfd: i32, path: Vec<u8>, mode: u32, rdev: u64, now: Timespec },
+    Getdents {
+        pid: Pid,
+        fd: i32,
+        bufsize: u64,
+    },
+    Mkdir {
+        pid: Pid,
+        dirfd: i32,
+        path: Vec<u8>,
+        mode: u32,
+        now: Timespec,
+    },
+    Mknod {
+        pid: Pid,
+        dirfd: i32,
+        path: Vec<u8>,
+        mode: u32,
+        rdev: u64,
+        now: Timespec,
+    },
     /// `unlinkat` (with `rmdir` for `AT_REMOVEDIR`).
-    Unlink { pid: Pid, dirfd: i32, path: Vec<u8>, rmdir: bool, now: Timespec },
-    Rename { pid: Pid, olddirfd: i32, old: Vec<u8>, newdirfd: i32, new: Vec<u8>, now: Timespec },
-    Link { pid: Pid, olddirfd: i32, old: Vec<u8>, newdirfd: i32, new: Vec<u8>, now: Timespec },
-    Symlink { pid: Pid, target: Vec<u8>, dirfd: i32, path: Vec<u8>, now: Timespec },
-    Truncate { pid: Pid, dirfd: i32, path: Vec<u8>, len: u64, now: Timespec },
-    Ftruncate { pid: Pid, fd: i32, len: u64, now: Timespec },
-    Chdir { pid: Pid, dirfd: i32, path: Vec<u8> },
-    Fchdir { pid: Pid, fd: i32 },
+    Unlink {
+        pid: Pid,
+        dirfd: i32,
+        path: Vec<u8>,
+        rmdir: bool,
+        now: Timespec,
+    },
+    Rename {
+        pid: Pid,
+        olddirfd: i32,
+        old: Vec<u8>,
+        newdirfd: i32,
+        new: Vec<u8>,
+        now: Timespec,
+    },
+    Link {
+        pid: Pid,
+        olddirfd: i32,
+        old: Vec<u8>,
+        newdirfd: i32,
+        new: Vec<u8>,
+        now: Timespec,
+    },
+    Symlink {
+        pid: Pid,
+        target: Vec<u8>,
+        dirfd: i32,
+        path: Vec<u8>,
+        now: Timespec,
+    },
+    Truncate {
+        pid: Pid,
+        dirfd: i32,
+        path: Vec<u8>,
+        len: u64,
+        now: Timespec,
+    },
+    Ftruncate {
+        pid: Pid,
+        fd: i32,
+        len: u64,
+        now: Timespec,
+    },
+    Chdir {
+        pid: Pid,
+        dirfd: i32,
+        path: Vec<u8>,
+    },
+    Fchdir {
+        pid: Pid,
+        fd: i32,
+    },
     /// [`Resp::Val`] = previous mask.
-    Umask { pid: Pid, mask: u32 },
-    Chmod { pid: Pid, dirfd: i32, path: Vec<u8>, mode: u32, now: Timespec },
+    Umask {
+        pid: Pid,
+        mask: u32,
+    },
+    Chmod {
+        pid: Pid,
+        dirfd: i32,
+        path: Vec<u8>,
+        mode: u32,
+        now: Timespec,
+    },
     /// `utimensat`; an empty path means the descriptor `dirfd` itself.
-    Utimens { pid: Pid, dirfd: i32, path: Vec<u8>, atime: Option<Timespec>, mtime: Option<Timespec>, follow: bool, now: Timespec },
+    Utimens {
+        pid: Pid,
+        dirfd: i32,
+        path: Vec<u8>,
+        atime: Option<Timespec>,
+        mtime: Option<Timespec>,
+        follow: bool,
+        now: Timespec,
+    },
     /// `mmap` ([`Resp::Mapped`]: address and frames released by `MAP_FIXED`).
-    Mmap { pid: Pid, at: MapAt, len: u64, prot: u32, kind: VmaKind },
+    Mmap {
+        pid: Pid,
+        at: MapAt,
+        len: u64,
+        prot: u32,
+        kind: VmaKind,
+    },
     /// [`Resp::Frames`].
-    Munmap { pid: Pid, start: u64, len: u64 },
-    Mprotect { pid: Pid, start: u64, len: u64, prot: u32 },
+    Munmap {
+        pid: Pid,
+        start: u64,
+        len: u64,
+    },
+    Mprotect {
+        pid: Pid,
+        start: u64,
+        len: u64,
+        prot: u32,
+    },
     /// `brk` ([`Resp::Mapped`]: new break and released frames).
-    Brk { pid: Pid, addr: u64 },
-    SetBrkStart { pid: Pid, addr: u64 },
+    Brk {
+        pid: Pid,
+        addr: u64,
+    },
+    SetBrkStart {
+        pid: Pid,
+        addr: u64,
+    },
     /// `madvise(MADV_DONTNEED)`: drop the frames of `[start, start+len)`
     /// while keeping the mappings, so pages read back as zeros (anonymous)
     /// or file content ([`Resp::Frames`]).
-    Discard { pid: Pid, start: u64, len: u64 },
+    Discard {
+        pid: Pid,
+        start: u64,
+        len: u64,
+    },
     /// Back pages with caller-allocated frames ([`Resp::Populated`]).
-    Populate { pid: Pid, pages: Vec<(u64, u64)> },
+    Populate {
+        pid: Pid,
+        pages: Vec<(u64, u64)>,
+    },
     /// `pipe2`: a pipe with its read and write ends ([`Resp::FdPair`]).
-    Pipe { pid: Pid, flags: u32 },
+    Pipe {
+        pid: Pid,
+        flags: u32,
+    },
     /// `fork`: a child with a copy of the descriptor table and an address
     /// space sharing every resident frame of the parent copy-on-write
     /// ([`Resp::Pid`]). The parent's leaves become read-only: the caller
     /// flushes the TLBs of the cores running the parent.
-    Fork { parent: Pid },
+    Fork {
+        parent: Pid,
+    },
     /// The TLB flush after a [`WriteOp::Fork`] of `pid` finished: no core
     /// writes the shared frames any more, copy-on-write copies may be taken.
-    ForkDone { pid: Pid },
+    ForkDone {
+        pid: Pid,
+    },
     /// Resolve a copy-on-write fault at `va` whose leaf shared frame `old`:
     /// with `new = Some(copy)` (the caller allocated it and copied `old`
     /// into it) the page gets the copy if `old` is still shared, or keeps
@@ -357,44 +537,85 @@ pub enum WriteOp {
     /// `gen` is [`ReadOp::ForkGen`] read before the copy was taken: if a
     /// fork began since, or one is in flight, nothing changes
     /// ([`CowOutcome::Busy`]).
-    Cow { pid: Pid, va: u64, old: u64, new: Option<u64>, gen: u64 },
+    Cow {
+        pid: Pid,
+        va: u64,
+        old: u64,
+        new: Option<u64>,
+        gen: u64,
+    },
     /// `wait4`: reap a zombie child matching `target` (-1: any, > 0: that
     /// pid, 0: the caller's group, < -1: group -target) ([`Resp::Waited`]
     /// with `None` if matching children exist but none has exited; `ECHILD`
     /// if none match).
-    Wait { parent: Pid, target: i32 },
+    Wait {
+        parent: Pid,
+        target: i32,
+    },
     /// `setpgid(target, pgid)` (0 means the caller / target's pid).
-    Setpgid { pid: Pid, target: Pid, pgid: Pid },
+    Setpgid {
+        pid: Pid,
+        target: Pid,
+        pgid: Pid,
+    },
     /// `setsid` ([`Resp::Val`] = new session id).
-    Setsid { pid: Pid },
+    Setsid {
+        pid: Pid,
+    },
     /// `kill`: mark signal `sig` pending for `target` (> 0: a process, 0: the
     /// caller's group, -1: every process but 1, < -1: group -target);
     /// [`Resp::Pids`] lists the processes it reached.
-    Signal { pid: Pid, target: i32, sig: u32 },
+    Signal {
+        pid: Pid,
+        target: i32,
+        sig: u32,
+    },
     /// Take (clear and return) the pending signals not blocked by `mask`
     /// ([`Resp::Val`]).
-    TakeSignals { pid: Pid, tid: Pid, mask: u64 },
+    TakeSignals {
+        pid: Pid,
+        tid: Pid,
+        mask: u64,
+    },
     /// `tgkill`/`tkill`: mark signal `sig` pending for thread `tid` only
     /// ([`Resp::Pid`] = its process; `ESRCH` for an unknown thread). Signal
     /// 0 only checks that the thread exists.
-    SignalThread { tid: Pid, sig: u32 },
+    SignalThread {
+        tid: Pid,
+        sig: u32,
+    },
     /// A new thread in process `pid` ([`Resp::Pid`] = its thread id, from
     /// the process-id space).
-    NewThread { pid: Pid },
+    NewThread {
+        pid: Pid,
+    },
     /// Thread `tid` of `pid` ended ([`Resp::Val`] = threads left; at 0 the
     /// caller performs the process exit).
-    ExitThread { pid: Pid, tid: Pid },
+    ExitThread {
+        pid: Pid,
+        tid: Pid,
+    },
     /// `exit_group` begins: other threads of `pid` must stop (`Pending`
     /// fails for them from now on). `ESRCH` if already exiting.
-    BeginExit { pid: Pid },
+    BeginExit {
+        pid: Pid,
+    },
     /// Thread `tid` of `pid` is assigned to `core` with `affinity` (at
     /// creation, migration or `sched_setaffinity`). `ESRCH` if the process
     /// has exited.
-    Place { pid: Pid, tid: Pid, core: u32, affinity: u64 },
+    Place {
+        pid: Pid,
+        tid: Pid,
+        core: u32,
+        affinity: u64,
+    },
     /// `sched_setaffinity` of thread `tid` (of any process); its core stays
     /// until the scheduler moves it. [`Resp::Pid`] = the owning process;
     /// `ESRCH` for an unknown thread.
-    SetAffinity { tid: Pid, affinity: u64 },
+    SetAffinity {
+        tid: Pid,
+        affinity: u64,
+    },
 }
 
 /// Read-only operations (run on the local replica).
@@ -402,52 +623,111 @@ pub enum WriteOp {
 #[allow(missing_docs)]
 pub enum ReadOp {
     /// `fstatat` ([`Resp::Stat`]).
-    Stat { pid: Pid, dirfd: i32, path: Vec<u8>, follow: bool },
-    Fstat { pid: Pid, fd: i32 },
+    Stat {
+        pid: Pid,
+        dirfd: i32,
+        path: Vec<u8>,
+        follow: bool,
+    },
+    Fstat {
+        pid: Pid,
+        fd: i32,
+    },
     /// [`Resp::FdInfo`].
-    FdInfo { pid: Pid, fd: i32 },
+    FdInfo {
+        pid: Pid,
+        fd: i32,
+    },
     /// File bytes ([`Resp::Bytes`]).
-    ReadInode { ino: Ino, offset: u64, len: u64 },
+    ReadInode {
+        ino: Ino,
+        offset: u64,
+        len: u64,
+    },
     /// `pread64` on a descriptor ([`Resp::Bytes`]).
-    ReadAt { pid: Pid, fd: i32, offset: u64, len: u64 },
-    Readlink { pid: Pid, dirfd: i32, path: Vec<u8> },
+    ReadAt {
+        pid: Pid,
+        fd: i32,
+        offset: u64,
+        len: u64,
+    },
+    Readlink {
+        pid: Pid,
+        dirfd: i32,
+        path: Vec<u8>,
+    },
     /// Absolute path of the working directory ([`Resp::Bytes`]).
-    Getcwd { pid: Pid },
+    Getcwd {
+        pid: Pid,
+    },
     /// Existence check for `access`/`faccessat` ([`Resp::Unit`]).
-    Access { pid: Pid, dirfd: i32, path: Vec<u8>, follow: bool },
+    Access {
+        pid: Pid,
+        dirfd: i32,
+        path: Vec<u8>,
+        follow: bool,
+    },
     /// Page-table translation in this replica ([`Resp::Translation`]).
-    Translate { pid: Pid, va: u64 },
+    Translate {
+        pid: Pid,
+        va: u64,
+    },
     /// Page-fault decision ([`Resp::Fault`]).
-    Fault { pid: Pid, va: u64, access: Access },
+    Fault {
+        pid: Pid,
+        va: u64,
+        access: Access,
+    },
     /// Physical address of this replica's page-table root ([`Resp::Val`]).
-    Root { pid: Pid },
+    Root {
+        pid: Pid,
+    },
     /// The process's fork generation ([`Resp::Val`]) for a copy-on-write
     /// copy about to be taken; `EAGAIN` while a fork is flushing TLBs (a
     /// copy taken now could miss a store through a stale translation).
-    ForkGen { pid: Pid },
+    ForkGen {
+        pid: Pid,
+    },
     /// [`Resp::Proc`].
-    Proc { pid: Pid },
+    Proc {
+        pid: Pid,
+    },
     /// Hash of the whole state ([`Resp::Val`]).
     Hash,
     /// Signals pending for thread `tid` of process `pid`: the process's and
     /// the thread's own ([`Resp::Val`]).
-    Pending { pid: Pid, tid: Pid },
+    Pending {
+        pid: Pid,
+        tid: Pid,
+    },
     /// Owner and placement of thread `tid` ([`Resp::Placement`]; `ESRCH`
     /// if unknown).
-    Placement { tid: Pid },
+    Placement {
+        tid: Pid,
+    },
     /// Every live thread's `(pid, tid, placement)` ([`Resp::Placements`]).
     Placements,
     /// Up to `limit` unpopulated pages of the shared anonymous mappings of
     /// `pid` ([`Resp::Pages`] with frame 0), to populate before `fork`.
-    SharedHoles { pid: Pid, limit: usize },
+    SharedHoles {
+        pid: Pid,
+        limit: usize,
+    },
     /// Path of the executable of `pid` ([`Resp::Bytes`]).
-    Exe { pid: Pid },
+    Exe {
+        pid: Pid,
+    },
     /// Whether `va` lies in a shared anonymous mapping of `pid`
     /// ([`Resp::Val`] 1 or 0).
-    IsShared { pid: Pid, va: u64 },
+    IsShared {
+        pid: Pid,
+        va: u64,
+    },
     /// Open read and write ends of pipe `id` ([`Resp::FdPair`] as
     /// `(readers, writers)`; `ESRCH` once both are gone).
-    PipeEnds { id: u64 },
+    PipeEnds {
+        id: u64,
+    },
 }
 
 /// Successful responses.
@@ -481,7 +761,10 @@ pub enum Resp {
     /// A write fault on a copy-on-write page that shares `frame`; `shared`
     /// tells whether another address space still maps it (then the caller
     /// copies it before [`WriteOp::Cow`]).
-    CowFault { frame: u64, shared: bool },
+    CowFault {
+        frame: u64,
+        shared: bool,
+    },
     /// Outcome of [`WriteOp::Cow`].
     Cow(CowOutcome),
     /// A thread's owner and placement.
@@ -503,7 +786,10 @@ pub struct Released {
 
 impl Released {
     fn all(frames: Vec<u64>) -> Self {
-        Released { unmapped: frames.len(), free: frames }
+        Released {
+            unmapped: frames.len(),
+            free: frames,
+        }
     }
 }
 
@@ -691,7 +977,10 @@ impl<M: FrameMemory + Clone> KernelState<M> {
 
     fn file(&self, pid: Pid, fd: i32) -> KResult<(FileId, &OpenFile)> {
         let e = self.fd_entry(pid, fd)?;
-        self.files.get(&e.file).map(|f| (e.file, f)).ok_or(Errno::EBADF)
+        self.files
+            .get(&e.file)
+            .map(|f| (e.file, f))
+            .ok_or(Errno::EBADF)
     }
 
     /// Starting directory for a path relative to `dirfd`.
@@ -705,7 +994,11 @@ impl<M: FrameMemory + Clone> KernelState<M> {
         }
         let (_, f) = self.file(pid, dirfd)?;
         match f.obj {
-            FileObj::Inode(ino) if self.fs.stat(ino)?.mode & abi::flags::S_IFMT == abi::flags::S_IFDIR => Ok(ino),
+            FileObj::Inode(ino)
+                if self.fs.stat(ino)?.mode & abi::flags::S_IFMT == abi::flags::S_IFDIR =>
+            {
+                Ok(ino)
+            }
             _ => Err(Errno::ENOTDIR),
         }
     }
@@ -738,7 +1031,10 @@ impl<M: FrameMemory + Clone> KernelState<M> {
         if let Some(f) = self.files.get_mut(&file) {
             f.refs += 1;
         }
-        let old = self.proc_mut(pid)?.fds.insert(fd, FdEntry { file, cloexec });
+        let old = self
+            .proc_mut(pid)?
+            .fds
+            .insert(fd, FdEntry { file, cloexec });
         if let Some(old) = old {
             self.release_file(old.file);
         }
@@ -751,7 +1047,15 @@ impl<M: FrameMemory + Clone> KernelState<M> {
         if let FileObj::Inode(ino) = obj {
             self.fs.pin(ino);
         }
-        self.files.insert(id, OpenFile { obj, offset: 0, flags, refs: 0 });
+        self.files.insert(
+            id,
+            OpenFile {
+                obj,
+                offset: 0,
+                flags,
+                refs: 0,
+            },
+        );
         id
     }
 
@@ -788,9 +1092,15 @@ impl<M: FrameMemory + Clone> KernelState<M> {
     }
 
     fn close_all(&mut self, pid: Pid, only_cloexec: bool) {
-        let Some(p) = self.procs.get_mut(&pid) else { return };
-        let fds: Vec<(i32, FdEntry)> =
-            p.fds.iter().filter(|(_, e)| !only_cloexec || e.cloexec).map(|(k, v)| (*k, *v)).collect();
+        let Some(p) = self.procs.get_mut(&pid) else {
+            return;
+        };
+        let fds: Vec<(i32, FdEntry)> = p
+            .fds
+            .iter()
+            .filter(|(_, e)| !only_cloexec || e.cloexec)
+            .map(|(k, v)| (*k, *v))
+            .collect();
         for (fd, e) in fds {
             if let Some(p) = self.procs.get_mut(&pid) {
                 p.fds.remove(&fd);
@@ -801,7 +1111,12 @@ impl<M: FrameMemory + Clone> KernelState<M> {
 
     /// `EAGAIN` if [`MAX_TASKS`] threads are alive.
     fn task_room(&self) -> KResult<()> {
-        let live: u32 = self.procs.values().filter(|p| p.exit_status.is_none()).map(|p| p.threads).sum();
+        let live: u32 = self
+            .procs
+            .values()
+            .filter(|p| p.exit_status.is_none())
+            .map(|p| p.threads)
+            .sum();
         if live >= MAX_TASKS {
             Err(Errno::EAGAIN)
         } else {
@@ -812,7 +1127,8 @@ impl<M: FrameMemory + Clone> KernelState<M> {
     /// The live process owning thread `tid`.
     fn owner(&self, tid: Pid) -> KResult<Pid> {
         if let Some(p) = self.procs.get(&tid) {
-            if p.exit_status.is_none() && (p.placement.contains_key(&tid) || p.placement.is_empty()) {
+            if p.exit_status.is_none() && (p.placement.contains_key(&tid) || p.placement.is_empty())
+            {
                 return Ok(tid);
             }
         }
@@ -860,7 +1176,9 @@ impl<M: FrameMemory + Clone> KernelState<M> {
     }
 
     fn is_dir(&self, ino: Ino) -> bool {
-        self.fs.stat(ino).is_ok_and(|s| s.mode & abi::flags::S_IFMT == abi::flags::S_IFDIR)
+        self.fs
+            .stat(ino)
+            .is_ok_and(|s| s.mode & abi::flags::S_IFMT == abi::flags::S_IFDIR)
     }
 
     fn apply(&mut self, op: WriteOp) -> KResult<Resp> {
@@ -878,10 +1196,28 @@ impl<M: FrameMemory + Clone> KernelState<M> {
                 let (pgid, sid) = if parent == 0 { (pid, pid) } else { (pgid, sid) };
                 // The working directory stays usable (statable) even if removed.
                 self.fs.pin(cwd);
-                self.procs.insert(pid, Process {
-                    pid, ppid: parent, pgid, sid, cwd, umask,
-                    fds: BTreeMap::new(), vm: Some(vm), exe, exit_status: None, pending: 0, threads: 1, exiting: false, placement: BTreeMap::new(), thread_pending: BTreeMap::new(), forks_in_flight: 0, fork_gen: 0,
-                });
+                self.procs.insert(
+                    pid,
+                    Process {
+                        pid,
+                        ppid: parent,
+                        pgid,
+                        sid,
+                        cwd,
+                        umask,
+                        fds: BTreeMap::new(),
+                        vm: Some(vm),
+                        exe,
+                        exit_status: None,
+                        pending: 0,
+                        threads: 1,
+                        exiting: false,
+                        placement: BTreeMap::new(),
+                        thread_pending: BTreeMap::new(),
+                        forks_in_flight: 0,
+                        fork_gen: 0,
+                    },
+                );
                 Ok(Resp::Pid(pid))
             }
             W::ResetVm { pid, exe } => {
@@ -891,7 +1227,9 @@ impl<M: FrameMemory + Clone> KernelState<M> {
                 p.exe = exe;
                 let old = p.vm.replace(fresh);
                 self.close_all(pid, true);
-                Ok(Resp::Frames(Released::all(old.map(|vm| vm.destroy().1).unwrap_or_default())))
+                Ok(Resp::Frames(Released::all(
+                    old.map(|vm| vm.destroy().1).unwrap_or_default(),
+                )))
             }
             W::Exit { pid, status } => {
                 let p = self.proc_mut(pid)?;
@@ -914,11 +1252,15 @@ impl<M: FrameMemory + Clone> KernelState<M> {
                     }
                 }
                 self.close_all(pid, false);
-                Ok(Resp::Frames(Released::all(vm.map(|vm| vm.destroy().1).unwrap_or_default())))
+                Ok(Resp::Frames(Released::all(
+                    vm.map(|vm| vm.destroy().1).unwrap_or_default(),
+                )))
             }
             W::DropVm { pid } => {
                 let vm = self.proc_mut(pid)?.vm.take();
-                Ok(Resp::Frames(Released::all(vm.map(|vm| vm.destroy().1).unwrap_or_default())))
+                Ok(Resp::Frames(Released::all(
+                    vm.map(|vm| vm.destroy().1).unwrap_or_default(),
+                )))
             }
             W::Reap { pid } => match self.procs.get(&pid).and_then(|p| p.exit_status) {
                 Some(s) => {
@@ -927,12 +1269,23 @@ impl<M: FrameMemory + Clone> KernelState<M> {
                 }
                 None => Err(Errno::ECHILD),
             },
-            W::Open { pid, dirfd, path, flags, mode, now } => {
+            W::Open {
+                pid,
+                dirfd,
+                path,
+                flags,
+                mode,
+                now,
+            } => {
                 let dir = self.start_dir(pid, dirfd, &path)?;
                 let umask = self.proc(pid)?.umask;
                 let fd = self.alloc_fd(pid, 0)?;
                 let ino = self.fs.open(dir, &path, flags, mode, umask, now)?;
-                let keep = if flags & O_PATH != 0 { O_PATH } else { O_ACCMODE | O_APPEND | O_NONBLOCK };
+                let keep = if flags & O_PATH != 0 {
+                    O_PATH
+                } else {
+                    O_ACCMODE | O_APPEND | O_NONBLOCK
+                };
                 let id = self.new_file(FileObj::Inode(ino), flags & keep);
                 self.install(pid, fd, id, flags & O_CLOEXEC != 0)?;
                 Ok(Resp::Fd(fd))
@@ -948,7 +1301,12 @@ impl<M: FrameMemory + Clone> KernelState<M> {
                 self.release_file(e.file);
                 Ok(Resp::Unit)
             }
-            W::Dup { pid, fd, min, cloexec } => {
+            W::Dup {
+                pid,
+                fd,
+                min,
+                cloexec,
+            } => {
                 let e = self.fd_entry(pid, fd)?;
                 if !(0..MAX_FDS).contains(&min) {
                     return Err(Errno::EINVAL);
@@ -957,7 +1315,12 @@ impl<M: FrameMemory + Clone> KernelState<M> {
                 self.install(pid, new, e.file, cloexec)?;
                 Ok(Resp::Fd(new))
             }
-            W::Dup2 { pid, old, new, cloexec } => {
+            W::Dup2 {
+                pid,
+                old,
+                new,
+                cloexec,
+            } => {
                 let e = self.fd_entry(pid, old)?;
                 if !(0..MAX_FDS).contains(&new) {
                     return Err(Errno::EBADF);
@@ -983,7 +1346,12 @@ impl<M: FrameMemory + Clone> KernelState<M> {
                 f.flags = (f.flags & !changeable) | (flags & changeable);
                 Ok(Resp::Unit)
             }
-            W::Seek { pid, fd, offset, whence } => {
+            W::Seek {
+                pid,
+                fd,
+                offset,
+                whence,
+            } => {
                 let (id, f) = self.file(pid, fd)?;
                 if f.flags & O_PATH != 0 {
                     return Err(Errno::EBADF);
@@ -1032,7 +1400,11 @@ impl<M: FrameMemory + Clone> KernelState<M> {
                         let p = self.pipes.get_mut(&id).ok_or(Errno::EBADF)?;
                         if p.buf.is_empty() {
                             // Empty: end of file without writers, else wait.
-                            return if p.writers == 0 { Ok(Resp::Read(ReadPlan::Bytes(Vec::new()))) } else { Err(Errno::EAGAIN) };
+                            return if p.writers == 0 {
+                                Ok(Resp::Read(ReadPlan::Bytes(Vec::new())))
+                            } else {
+                                Err(Errno::EAGAIN)
+                            };
                         }
                         let n = (len as usize).min(p.buf.len());
                         return Ok(Resp::Read(ReadPlan::Bytes(p.buf.drain(..n).collect())));
@@ -1040,16 +1412,28 @@ impl<M: FrameMemory + Clone> KernelState<M> {
                     FileObj::Buffer(b) => {
                         let start = (offset as usize).min(b.len());
                         let end = start.saturating_add(len as usize).min(b.len());
-                        (ReadPlan::Bytes(b[start..end].to_vec()), (end - start) as u64)
+                        (
+                            ReadPlan::Bytes(b[start..end].to_vec()),
+                            (end - start) as u64,
+                        )
                     }
                     FileObj::Inode(ino) => {
                         let st = self.fs.stat(*ino)?;
                         match st.mode & abi::flags::S_IFMT {
                             abi::flags::S_IFDIR => return Err(Errno::EISDIR),
-                            abi::flags::S_IFCHR => return Ok(Resp::Read(ReadPlan::Device { rdev: st.rdev })),
+                            abi::flags::S_IFCHR => {
+                                return Ok(Resp::Read(ReadPlan::Device { rdev: st.rdev }))
+                            }
                             abi::flags::S_IFREG => {
                                 let n = st.size.saturating_sub(offset).min(len);
-                                (ReadPlan::Inode { ino: *ino, offset, n }, n)
+                                (
+                                    ReadPlan::Inode {
+                                        ino: *ino,
+                                        offset,
+                                        n,
+                                    },
+                                    n,
+                                )
                             }
                             _ => return Err(Errno::EINVAL),
                         }
@@ -1078,19 +1462,33 @@ impl<M: FrameMemory + Clone> KernelState<M> {
                     return Ok(Resp::Val(n as u64));
                 }
                 let ino = self.writable_inode(f)?;
-                let offset = if f.flags & O_APPEND != 0 { self.fs.stat(ino)?.size } else { f.offset };
+                let offset = if f.flags & O_APPEND != 0 {
+                    self.fs.stat(ino)?.size
+                } else {
+                    f.offset
+                };
                 let n = self.fs.write(ino, offset, &data, now)?;
                 self.files.get_mut(&id).ok_or(Errno::EBADF)?.offset = offset + n as u64;
                 Ok(Resp::Val(n as u64))
             }
-            W::WriteAt { pid, fd, offset, data, now } => {
+            W::WriteAt {
+                pid,
+                fd,
+                offset,
+                data,
+                now,
+            } => {
                 let (_, f) = self.file(pid, fd)?;
                 let ino = self.writable_inode(f)?;
                 if offset > i64::MAX as u64 {
                     return Err(Errno::EINVAL);
                 }
                 // Linux: with O_APPEND, pwrite appends whatever the offset.
-                let offset = if f.flags & O_APPEND != 0 { self.fs.stat(ino)?.size } else { offset };
+                let offset = if f.flags & O_APPEND != 0 {
+                    self.fs.stat(ino)?.size
+                } else {
+                    offset
+                };
                 let n = self.fs.write(ino, offset, &data, now)?;
                 Ok(Resp::Val(n as u64))
             }
@@ -1099,7 +1497,9 @@ impl<M: FrameMemory + Clone> KernelState<M> {
                 if f.flags & O_PATH != 0 {
                     return Err(Errno::EBADF);
                 }
-                let FileObj::Inode(ino) = f.obj else { return Err(Errno::ENOTDIR) };
+                let FileObj::Inode(ino) = f.obj else {
+                    return Err(Errno::ENOTDIR);
+                };
                 if !self.is_dir(ino) {
                     return Err(Errno::ENOTDIR);
                 }
@@ -1122,19 +1522,38 @@ impl<M: FrameMemory + Clone> KernelState<M> {
                 self.files.get_mut(&id).ok_or(Errno::EBADF)?.offset = cookie;
                 Ok(Resp::Dirents(out))
             }
-            W::Mkdir { pid, dirfd, path, mode, now } => {
+            W::Mkdir {
+                pid,
+                dirfd,
+                path,
+                mode,
+                now,
+            } => {
                 let dir = self.start_dir(pid, dirfd, &path)?;
                 let umask = self.proc(pid)?.umask;
                 self.fs.mkdir(dir, &path, mode, umask, now)?;
                 Ok(Resp::Unit)
             }
-            W::Mknod { pid, dirfd, path, mode, rdev, now } => {
+            W::Mknod {
+                pid,
+                dirfd,
+                path,
+                mode,
+                rdev,
+                now,
+            } => {
                 let dir = self.start_dir(pid, dirfd, &path)?;
                 let umask = self.proc(pid)?.umask;
                 self.fs.mknod(dir, &path, mode, rdev, umask, now)?;
                 Ok(Resp::Unit)
             }
-            W::Unlink { pid, dirfd, path, rmdir, now } => {
+            W::Unlink {
+                pid,
+                dirfd,
+                path,
+                rmdir,
+                now,
+            } => {
                 let dir = self.start_dir(pid, dirfd, &path)?;
                 if rmdir {
                     self.fs.rmdir(dir, &path, now)?;
@@ -1143,24 +1562,50 @@ impl<M: FrameMemory + Clone> KernelState<M> {
                 }
                 Ok(Resp::Unit)
             }
-            W::Rename { pid, olddirfd, old, newdirfd, new, now } => {
+            W::Rename {
+                pid,
+                olddirfd,
+                old,
+                newdirfd,
+                new,
+                now,
+            } => {
                 let od = self.start_dir(pid, olddirfd, &old)?;
                 let nd = self.start_dir(pid, newdirfd, &new)?;
                 self.fs.rename(od, &old, nd, &new, now)?;
                 Ok(Resp::Unit)
             }
-            W::Link { pid, olddirfd, old, newdirfd, new, now } => {
+            W::Link {
+                pid,
+                olddirfd,
+                old,
+                newdirfd,
+                new,
+                now,
+            } => {
                 let od = self.start_dir(pid, olddirfd, &old)?;
                 let nd = self.start_dir(pid, newdirfd, &new)?;
                 self.fs.link(od, &old, nd, &new, now)?;
                 Ok(Resp::Unit)
             }
-            W::Symlink { pid, target, dirfd, path, now } => {
+            W::Symlink {
+                pid,
+                target,
+                dirfd,
+                path,
+                now,
+            } => {
                 let dir = self.start_dir(pid, dirfd, &path)?;
                 self.fs.symlink(&target, dir, &path, now)?;
                 Ok(Resp::Unit)
             }
-            W::Truncate { pid, dirfd, path, len, now } => {
+            W::Truncate {
+                pid,
+                dirfd,
+                path,
+                len,
+                now,
+            } => {
                 let dir = self.start_dir(pid, dirfd, &path)?;
                 let ino = self.fs.lookup(dir, &path, true)?;
                 if len > i64::MAX as u64 {
@@ -1174,7 +1619,9 @@ impl<M: FrameMemory + Clone> KernelState<M> {
                 if f.flags & O_PATH != 0 {
                     return Err(Errno::EBADF);
                 }
-                let FileObj::Inode(ino) = f.obj else { return Err(Errno::EINVAL) };
+                let FileObj::Inode(ino) = f.obj else {
+                    return Err(Errno::EINVAL);
+                };
                 if !can_write(f.flags) || len > i64::MAX as u64 {
                     return Err(Errno::EINVAL);
                 }
@@ -1193,7 +1640,13 @@ impl<M: FrameMemory + Clone> KernelState<M> {
                 self.set_cwd(pid, ino)
             }
             W::Fchdir { pid, fd } => {
-                let ino = self.fd_inode(pid, fd).map_err(|e| if e == Errno::EINVAL { Errno::ENOTDIR } else { e })?;
+                let ino = self.fd_inode(pid, fd).map_err(|e| {
+                    if e == Errno::EINVAL {
+                        Errno::ENOTDIR
+                    } else {
+                        e
+                    }
+                })?;
                 if !self.is_dir(ino) {
                     return Err(Errno::ENOTDIR);
                 }
@@ -1205,7 +1658,13 @@ impl<M: FrameMemory + Clone> KernelState<M> {
                 p.umask = mask & 0o777;
                 Ok(Resp::Val(u64::from(old)))
             }
-            W::Chmod { pid, dirfd, path, mode, now } => {
+            W::Chmod {
+                pid,
+                dirfd,
+                path,
+                mode,
+                now,
+            } => {
                 let ino = if path.is_empty() {
                     self.fd_inode(pid, dirfd)?
                 } else {
@@ -1215,7 +1674,15 @@ impl<M: FrameMemory + Clone> KernelState<M> {
                 self.fs.chmod(ino, mode, now)?;
                 Ok(Resp::Unit)
             }
-            W::Utimens { pid, dirfd, path, atime, mtime, follow, now } => {
+            W::Utimens {
+                pid,
+                dirfd,
+                path,
+                atime,
+                mtime,
+                follow,
+                now,
+            } => {
                 let ino = if path.is_empty() {
                     self.fd_inode(pid, dirfd)?
                 } else {
@@ -1225,12 +1692,25 @@ impl<M: FrameMemory + Clone> KernelState<M> {
                 self.fs.set_times(ino, atime, mtime, now)?;
                 Ok(Resp::Unit)
             }
-            W::Mmap { pid, at, len, prot, kind } => {
+            W::Mmap {
+                pid,
+                at,
+                len,
+                prot,
+                kind,
+            } => {
                 let (addr, frames) = self.vm_mut(pid)?.map(at, len, prot, kind)?;
                 Ok(Resp::Mapped(addr, Released::all(frames)))
             }
-            W::Munmap { pid, start, len } => Ok(Resp::Frames(Released::all(self.vm_mut(pid)?.unmap(start, len)?))),
-            W::Mprotect { pid, start, len, prot } => {
+            W::Munmap { pid, start, len } => Ok(Resp::Frames(Released::all(
+                self.vm_mut(pid)?.unmap(start, len)?,
+            ))),
+            W::Mprotect {
+                pid,
+                start,
+                len,
+                prot,
+            } => {
                 self.vm_mut(pid)?.protect(start, len, prot)?;
                 Ok(Resp::Unit)
             }
@@ -1242,7 +1722,13 @@ impl<M: FrameMemory + Clone> KernelState<M> {
                 self.vm_mut(pid)?.set_brk_start(addr)?;
                 Ok(Resp::Unit)
             }
-            W::Cow { pid, va, old, new, gen } => {
+            W::Cow {
+                pid,
+                va,
+                old,
+                new,
+                gen,
+            } => {
                 let p = self.proc(pid)?;
                 if p.forks_in_flight > 0 || p.fork_gen != gen {
                     return Ok(Resp::Cow(CowOutcome::Busy));
@@ -1273,12 +1759,21 @@ impl<M: FrameMemory + Clone> KernelState<M> {
                     }
                 }
             }
-            W::Discard { pid, start, len } => Ok(Resp::Frames(Released::all(self.vm_mut(pid)?.discard(start, len)?))),
+            W::Discard { pid, start, len } => Ok(Resp::Frames(Released::all(
+                self.vm_mut(pid)?.discard(start, len)?,
+            ))),
             W::Pipe { pid, flags } => {
                 let r = self.alloc_fd(pid, 0)?;
                 let id = self.next_pipe;
                 self.next_pipe += 1;
-                self.pipes.insert(id, Pipe { buf: Default::default(), readers: 1, writers: 1 });
+                self.pipes.insert(
+                    id,
+                    Pipe {
+                        buf: Default::default(),
+                        readers: 1,
+                        writers: 1,
+                    },
+                );
                 let status = flags & O_NONBLOCK;
                 let rf = self.new_file(FileObj::Pipe { id, write: false }, O_RDONLY | status);
                 self.install(pid, r, rf, flags & O_CLOEXEC != 0)?;
@@ -1290,7 +1785,10 @@ impl<M: FrameMemory + Clone> KernelState<M> {
                         return Err(e);
                     }
                 };
-                let wf = self.new_file(FileObj::Pipe { id, write: true }, abi::flags::O_WRONLY | status);
+                let wf = self.new_file(
+                    FileObj::Pipe { id, write: true },
+                    abi::flags::O_WRONLY | status,
+                );
                 self.install(pid, w, wf, flags & O_CLOEXEC != 0)?;
                 Ok(Resp::FdPair(r, w))
             }
@@ -1318,9 +1816,28 @@ impl<M: FrameMemory + Clone> KernelState<M> {
                     }
                 }
                 self.fs.pin(cwd);
-                self.procs.insert(pid, Process {
-                    pid, ppid: parent, pgid, sid, cwd, umask, fds, vm: Some(vm), exe, exit_status: None, pending: 0, threads: 1, exiting: false, placement: BTreeMap::new(), thread_pending: BTreeMap::new(), forks_in_flight: 0, fork_gen: 0,
-                });
+                self.procs.insert(
+                    pid,
+                    Process {
+                        pid,
+                        ppid: parent,
+                        pgid,
+                        sid,
+                        cwd,
+                        umask,
+                        fds,
+                        vm: Some(vm),
+                        exe,
+                        exit_status: None,
+                        pending: 0,
+                        threads: 1,
+                        exiting: false,
+                        placement: BTreeMap::new(),
+                        thread_pending: BTreeMap::new(),
+                        forks_in_flight: 0,
+                        fork_gen: 0,
+                    },
+                );
                 Ok(Resp::Pid(pid))
             }
             W::ForkDone { pid } => {
@@ -1369,7 +1886,12 @@ impl<M: FrameMemory + Clone> KernelState<M> {
                     return Err(Errno::EPERM);
                 }
                 let pgid = if pgid == 0 { target } else { pgid };
-                if pgid != target && !self.procs.values().any(|p| p.pgid == pgid && p.sid == me_sid && p.exit_status.is_none()) {
+                if pgid != target
+                    && !self
+                        .procs
+                        .values()
+                        .any(|p| p.pgid == pgid && p.sid == me_sid && p.exit_status.is_none())
+                {
                     return Err(Errno::EPERM);
                 }
                 self.proc_mut(target)?.pgid = pgid;
@@ -1378,7 +1900,11 @@ impl<M: FrameMemory + Clone> KernelState<M> {
             W::Setsid { pid } => {
                 // A process-group leader cannot start a session (EPERM), as
                 // on Linux; nor can any process whose pid is some group's id.
-                if self.procs.values().any(|p| p.pgid == pid && p.exit_status.is_none()) {
+                if self
+                    .procs
+                    .values()
+                    .any(|p| p.pgid == pid && p.exit_status.is_none())
+                {
                     return Err(Errno::EPERM);
                 }
                 let p = self.proc_mut(pid)?;
@@ -1438,7 +1964,12 @@ impl<M: FrameMemory + Clone> KernelState<M> {
                 p.thread_pending.remove(&tid);
                 Ok(Resp::Val(u64::from(p.threads)))
             }
-            W::Place { pid, tid, core, affinity } => {
+            W::Place {
+                pid,
+                tid,
+                core,
+                affinity,
+            } => {
                 let p = self.proc_mut(pid)?;
                 if p.exit_status.is_some() {
                     return Err(Errno::ESRCH);
@@ -1481,7 +2012,12 @@ impl<M: FrameMemory + Clone> KernelState<M> {
             }
             W::Populate { pid, pages } => {
                 let vm = self.vm_mut(pid)?;
-                Ok(Resp::Populated(pages.into_iter().map(|(va, frame)| vm.populate(va, frame)).collect()))
+                Ok(Resp::Populated(
+                    pages
+                        .into_iter()
+                        .map(|(va, frame)| vm.populate(va, frame))
+                        .collect(),
+                ))
             }
         }
     }
@@ -1514,7 +2050,12 @@ impl<M: FrameMemory + Clone> KernelState<M> {
     fn query(&self, op: ReadOp) -> KResult<Resp> {
         use ReadOp as R;
         match op {
-            R::Stat { pid, dirfd, path, follow } => {
+            R::Stat {
+                pid,
+                dirfd,
+                path,
+                follow,
+            } => {
                 let ino = if path.is_empty() {
                     // AT_EMPTY_PATH: the descriptor itself.
                     if dirfd == AT_FDCWD {
@@ -1571,10 +2112,17 @@ impl<M: FrameMemory + Clone> KernelState<M> {
                         (Some(file_type(st.mode)), st.rdev, st.size)
                     }
                     FileObj::Buffer(b) => (None, 0, b.len() as u64),
-                    FileObj::Pipe { id, .. } => (Some(FileType::Fifo), 0, self.pipes.get(id).map_or(0, |p| p.buf.len() as u64)),
+                    FileObj::Pipe { id, .. } => (
+                        Some(FileType::Fifo),
+                        0,
+                        self.pipes.get(id).map_or(0, |p| p.buf.len() as u64),
+                    ),
                 };
                 let pipe_ends = match &f.obj {
-                    FileObj::Pipe { id, .. } => self.pipes.get(id).map_or((0, 0), |p| (p.readers, p.writers)),
+                    FileObj::Pipe { id, .. } => self
+                        .pipes
+                        .get(id)
+                        .map_or((0, 0), |p| (p.readers, p.writers)),
                     _ => (0, 0),
                 };
                 Ok(Resp::FdInfo(FdInfo {
@@ -1588,8 +2136,15 @@ impl<M: FrameMemory + Clone> KernelState<M> {
                     pipe_ends,
                 }))
             }
-            R::ReadInode { ino, offset, len } => Ok(Resp::Bytes(self.read_inode(ino, offset, len)?)),
-            R::ReadAt { pid, fd, offset, len } => {
+            R::ReadInode { ino, offset, len } => {
+                Ok(Resp::Bytes(self.read_inode(ino, offset, len)?))
+            }
+            R::ReadAt {
+                pid,
+                fd,
+                offset,
+                len,
+            } => {
                 let (_, f) = self.file(pid, fd)?;
                 if !can_read(f.flags) {
                     return Err(Errno::EBADF);
@@ -1608,7 +2163,9 @@ impl<M: FrameMemory + Clone> KernelState<M> {
                         let st = self.fs.stat(*ino)?;
                         match st.mode & abi::flags::S_IFMT {
                             abi::flags::S_IFDIR => Err(Errno::EISDIR),
-                            abi::flags::S_IFREG => Ok(Resp::Bytes(self.read_inode(*ino, offset, len)?)),
+                            abi::flags::S_IFREG => {
+                                Ok(Resp::Bytes(self.read_inode(*ino, offset, len)?))
+                            }
                             _ => Err(Errno::ESPIPE),
                         }
                     }
@@ -1622,34 +2179,51 @@ impl<M: FrameMemory + Clone> KernelState<M> {
                 let cwd = self.proc(pid)?.cwd;
                 self.fs.path_of(cwd).map(Resp::Bytes).ok_or(Errno::ENOENT)
             }
-            R::Access { pid, dirfd, path, follow } => {
+            R::Access {
+                pid,
+                dirfd,
+                path,
+                follow,
+            } => {
                 let dir = self.start_dir(pid, dirfd, &path)?;
                 self.fs.lookup(dir, &path, follow)?;
                 Ok(Resp::Unit)
             }
             R::Translate { pid, va } => Ok(Resp::Translation(self.vm(pid)?.translate(va))),
             R::Fault { pid, va, access } => match self.vm(pid)?.fault_decision(va, access) {
-                FaultDecision::CopyOnWrite { frame } => {
-                    Ok(Resp::CowFault { frame, shared: self.shared.contains_key(&frame) })
-                }
+                FaultDecision::CopyOnWrite { frame } => Ok(Resp::CowFault {
+                    frame,
+                    shared: self.shared.contains_key(&frame),
+                }),
                 d => Ok(Resp::Fault(d)),
             },
             R::Placement { tid } => {
                 let pid = self.owner(tid)?;
-                let pl = self.proc(pid)?.placement.get(&tid).copied().ok_or(Errno::ESRCH)?;
+                let pl = self
+                    .proc(pid)?
+                    .placement
+                    .get(&tid)
+                    .copied()
+                    .ok_or(Errno::ESRCH)?;
                 Ok(Resp::Placement(pid, pl))
             }
-            R::SharedHoles { pid, limit } => {
-                Ok(Resp::Pages(self.vm(pid)?.unpopulated_shared(limit).into_iter().map(|va| (va, 0)).collect()))
-            }
+            R::SharedHoles { pid, limit } => Ok(Resp::Pages(
+                self.vm(pid)?
+                    .unpopulated_shared(limit)
+                    .into_iter()
+                    .map(|va| (va, 0))
+                    .collect(),
+            )),
             R::PipeEnds { id } => {
                 let p = self.pipes.get(&id).ok_or(Errno::ESRCH)?;
                 Ok(Resp::FdPair(p.readers as i32, p.writers as i32))
             }
             R::Exe { pid } => Ok(Resp::Bytes(self.proc(pid)?.exe.clone())),
-            R::IsShared { pid, va } => {
-                Ok(Resp::Val(u64::from(self.vm(pid)?.vma_at(va).is_some_and(|v| v.kind == VmaKind::Shared))))
-            }
+            R::IsShared { pid, va } => Ok(Resp::Val(u64::from(
+                self.vm(pid)?
+                    .vma_at(va)
+                    .is_some_and(|v| v.kind == VmaKind::Shared),
+            ))),
             R::Placements => Ok(Resp::Placements(
                 self.procs
                     .values()
@@ -1679,7 +2253,9 @@ impl<M: FrameMemory + Clone> KernelState<M> {
             R::Hash => Ok(Resp::Val(self.state_hash())),
             R::Pending { pid, tid } => match self.proc(pid)? {
                 p if p.exiting => Err(Errno::ESRCH),
-                p => Ok(Resp::Val(p.pending | p.thread_pending.get(&tid).copied().unwrap_or(0))),
+                p => Ok(Resp::Val(
+                    p.pending | p.thread_pending.get(&tid).copied().unwrap_or(0),
+                )),
             },
         }
     }
@@ -1688,7 +2264,8 @@ impl<M: FrameMemory + Clone> KernelState<M> {
         let size = self.fs.stat(ino)?.size;
         let n = size.saturating_sub(offset).min(len).min(MAX_IO);
         let mut buf = Vec::new();
-        buf.try_reserve_exact(n as usize).map_err(|_| Errno::ENOMEM)?;
+        buf.try_reserve_exact(n as usize)
+            .map_err(|_| Errno::ENOMEM)?;
         buf.resize(n as usize, 0);
         let got = self.fs.read(ino, offset, &mut buf)?;
         buf.truncate(got);
@@ -1740,4 +2317,3 @@ impl<M: FrameMemory + Clone> nr::Dispatch for KernelState<M> {
         self.unref(r)
     }
 }
-

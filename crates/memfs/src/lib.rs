@@ -110,9 +110,9 @@ const PAGE: u64 = PAGE_SIZE as u64;
 // File type bits of `st_mode` and `open` flags: the Linux values, from the
 // ABI crate (re-exported for users of this crate).
 pub use abi::flags::{
-    O_ACCMODE, O_APPEND, O_CLOEXEC, O_CREAT, O_DIRECTORY, O_EXCL, O_NOCTTY, O_NOFOLLOW, O_NONBLOCK, O_PATH,
-    O_RDONLY, O_RDWR, O_TMPFILE, O_TRUNC, O_WRONLY, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG,
-    S_IFSOCK, S_ISGID, S_ISUID, S_ISVTX,
+    O_ACCMODE, O_APPEND, O_CLOEXEC, O_CREAT, O_DIRECTORY, O_EXCL, O_NOCTTY, O_NOFOLLOW, O_NONBLOCK,
+    O_PATH, O_RDONLY, O_RDWR, O_TMPFILE, O_TRUNC, O_WRONLY, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO,
+    S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK, S_ISGID, S_ISUID, S_ISVTX,
 };
 /// All permission bits `chmod` can set.
 pub const S_IALLUGO: u32 = 0o7777;
@@ -264,7 +264,12 @@ struct Dir {
 
 impl Dir {
     fn new(parent: Ino) -> Dir {
-        Dir { parent, by_name: BTreeMap::new(), by_seq: BTreeMap::new(), next_seq: 2 }
+        Dir {
+            parent,
+            by_name: BTreeMap::new(),
+            by_seq: BTreeMap::new(),
+            next_seq: 2,
+        }
     }
 
     fn get(&self, name: &[u8]) -> Option<Ino> {
@@ -393,7 +398,10 @@ impl Fs {
                 body: Body::Directory(Dir::new(ROOT_INO)),
             },
         );
-        Fs { inodes, next_ino: ROOT_INO + 1 }
+        Fs {
+            inodes,
+            next_ino: ROOT_INO + 1,
+        }
     }
 
     // ----------------------------------------------------------------------
@@ -426,7 +434,10 @@ impl Fs {
     }
 
     fn is_symlink(&self, ino: Ino) -> bool {
-        matches!(self.inodes.get(&ino).map(|i| &i.body), Some(Body::Symlink(_)))
+        matches!(
+            self.inodes.get(&ino).map(|i| &i.body),
+            Some(Body::Symlink(_))
+        )
     }
 
     /// A removed (but pinned) directory, or a missing inode.
@@ -445,7 +456,15 @@ impl Fs {
     /// Creates a new inode named `name` in `parent` (which must be a live
     /// directory without that name) and updates the parent's link count and
     /// timestamps.
-    fn create_node(&mut self, parent: Ino, name: &[u8], body: Body, perm: u32, rdev: u64, now: Timespec) -> Ino {
+    fn create_node(
+        &mut self,
+        parent: Ino,
+        name: &[u8],
+        body: Body,
+        perm: u32,
+        rdev: u64,
+        now: Timespec,
+    ) -> Ino {
         let ino = self.next_ino;
         self.next_ino += 1;
         let is_dir = matches!(body, Body::Directory(_));
@@ -462,7 +481,10 @@ impl Fs {
                 body,
             },
         );
-        let p = self.inodes.get_mut(&parent).expect("create_node: parent exists");
+        let p = self
+            .inodes
+            .get_mut(&parent)
+            .expect("create_node: parent exists");
         if is_dir {
             p.nlink += 1;
         }
@@ -495,14 +517,25 @@ impl Fs {
         if path.len() >= PATH_MAX {
             return Err(Errno::ENAMETOOLONG);
         }
-        let (mut cur, rest) = if path[0] == b'/' { (ROOT_INO, path) } else { (start, path) };
+        let (mut cur, rest) = if path[0] == b'/' {
+            (ROOT_INO, path)
+        } else {
+            (start, path)
+        };
         self.dir(cur)?;
         let trailing = rest.ends_with(b"/");
-        let mut comps = rest.split(|&b| b == b'/').filter(|c| !c.is_empty()).peekable();
+        let mut comps = rest
+            .split(|&b| b == b'/')
+            .filter(|c| !c.is_empty())
+            .peekable();
         if comps.peek().is_none() {
             // Only slashes (the path is not empty and does not start with a
             // non-slash, so it was absolute).
-            return Ok(Walked { dir: ROOT_INO, last: Last::Root, trailing: false });
+            return Ok(Walked {
+                dir: ROOT_INO,
+                last: Last::Root,
+                trailing: false,
+            });
         }
         loop {
             let c = comps.next().expect("non-empty");
@@ -512,7 +545,11 @@ impl Fs {
                     b".." => Last::DotDot,
                     name => Last::Name(name),
                 };
-                return Ok(Walked { dir: cur, last, trailing });
+                return Ok(Walked {
+                    dir: cur,
+                    last,
+                    trailing,
+                });
             }
             cur = match c {
                 b"." => cur,
@@ -522,7 +559,11 @@ impl Fs {
                         return Err(Errno::ENAMETOOLONG);
                     }
                     let child = self.dir(cur)?.get(name).ok_or(Errno::ENOENT)?;
-                    let child = if self.is_symlink(child) { self.follow_link(cur, child, hops)? } else { child };
+                    let child = if self.is_symlink(child) {
+                        self.follow_link(cur, child, hops)?
+                    } else {
+                        child
+                    };
                     if !self.is_dir(child) {
                         return Err(Errno::ENOTDIR);
                     }
@@ -558,7 +599,11 @@ impl Fs {
                 self.dir(w.dir)?.get(name).ok_or(Errno::ENOENT)?
             }
         };
-        let ino = if (follow || w.trailing) && self.is_symlink(ino) { self.follow_link(w.dir, ino, hops)? } else { ino };
+        let ino = if (follow || w.trailing) && self.is_symlink(ino) {
+            self.follow_link(w.dir, ino, hops)?
+        } else {
+            ino
+        };
         if w.trailing && !self.is_dir(ino) {
             return Err(Errno::ENOTDIR);
         }
@@ -567,7 +612,12 @@ impl Fs {
 
     /// Linux `filename_create`: the parent directory and the new name for
     /// `mkdir`, `mknod`, `symlink` and the new name of `link`.
-    fn prepare_create<'a>(&self, cwd: Ino, path: &'a [u8], want_dir: bool) -> KResult<(Ino, &'a [u8])> {
+    fn prepare_create<'a>(
+        &self,
+        cwd: Ino,
+        path: &'a [u8],
+        want_dir: bool,
+    ) -> KResult<(Ino, &'a [u8])> {
         let w = self.walk(cwd, path, &mut 0)?;
         let Last::Name(name) = w.last else {
             return Err(Errno::EEXIST);
@@ -630,7 +680,15 @@ impl Fs {
     /// `EINVAL` (`O_CREAT|O_DIRECTORY`), `EOPNOTSUPP` (`O_TMPFILE`), `ENOENT`
     /// (creating in a removed directory). `O_TRUNC` truncates an existing
     /// regular file (not a freshly created one) and updates its mtime/ctime.
-    pub fn open(&mut self, cwd: Ino, path: &[u8], flags: u32, mode: u32, umask: u32, now: Timespec) -> KResult<Ino> {
+    pub fn open(
+        &mut self,
+        cwd: Ino,
+        path: &[u8],
+        flags: u32,
+        mode: u32,
+        umask: u32,
+        now: Timespec,
+    ) -> KResult<Ino> {
         let mut flags = flags;
         if flags & O_TMPFILE_BIT != 0 {
             return Err(Errno::EOPNOTSUPP);
@@ -673,7 +731,14 @@ impl Fs {
     }
 
     /// The `O_CREAT` lookup: returns the inode and whether it was created.
-    fn open_create(&mut self, cwd: Ino, path: &[u8], flags: u32, perm: u32, now: Timespec) -> KResult<(Ino, bool)> {
+    fn open_create(
+        &mut self,
+        cwd: Ino,
+        path: &[u8],
+        flags: u32,
+        perm: u32,
+        now: Timespec,
+    ) -> KResult<(Ino, bool)> {
         enum Step {
             Create(Ino, Vec<u8>),
             Existing(Ino),
@@ -704,7 +769,9 @@ impl Fs {
                             None => Step::Create(w.dir, name.to_vec()),
                             Some(_) if flags & O_EXCL != 0 => return Err(Errno::EEXIST),
                             Some(ino) => match &self.node(ino)?.body {
-                                Body::Symlink(_) if flags & O_NOFOLLOW != 0 => return Err(Errno::ELOOP),
+                                Body::Symlink(_) if flags & O_NOFOLLOW != 0 => {
+                                    return Err(Errno::ELOOP)
+                                }
                                 Body::Symlink(t) => Step::Follow(w.dir, t.clone()),
                                 _ => Step::Existing(ino),
                             },
@@ -737,12 +804,26 @@ impl Fs {
     /// `/`, `.` or `..`), `ENOENT` (parent missing or removed), `EMLINK`
     /// (parent has [`LINK_MAX`] links), and the errors of [`Fs::lookup`] for
     /// the parent. A trailing slash is allowed.
-    pub fn mkdir(&mut self, cwd: Ino, path: &[u8], mode: u32, umask: u32, now: Timespec) -> KResult<Ino> {
+    pub fn mkdir(
+        &mut self,
+        cwd: Ino,
+        path: &[u8],
+        mode: u32,
+        umask: u32,
+        now: Timespec,
+    ) -> KResult<Ino> {
         let (parent, name) = self.prepare_create(cwd, path, true)?;
         if self.node(parent)?.nlink >= LINK_MAX {
             return Err(Errno::EMLINK);
         }
-        Ok(self.create_node(parent, name, Body::Directory(Dir::new(parent)), mode & !umask, 0, now))
+        Ok(self.create_node(
+            parent,
+            name,
+            Body::Directory(Dir::new(parent)),
+            mode & !umask,
+            0,
+            now,
+        ))
     }
 
     /// `mknod(2)`: creates a regular file (type bits 0 or `S_IFREG`), a
@@ -751,7 +832,15 @@ impl Fs {
     /// Errors: `EPERM` (`S_IFDIR`), `EINVAL` (other type bits), `EEXIST`,
     /// `ENOENT` (trailing slash on the new name, parent missing/removed), and
     /// the errors of [`Fs::lookup`] for the parent.
-    pub fn mknod(&mut self, cwd: Ino, path: &[u8], mode_with_type: u32, rdev: u64, umask: u32, now: Timespec) -> KResult<Ino> {
+    pub fn mknod(
+        &mut self,
+        cwd: Ino,
+        path: &[u8],
+        mode_with_type: u32,
+        rdev: u64,
+        umask: u32,
+        now: Timespec,
+    ) -> KResult<Ino> {
         let kind = match mode_with_type & S_IFMT {
             0 => FileType::Regular,
             S_IFDIR => return Err(Errno::EPERM),
@@ -773,7 +862,13 @@ impl Fs {
     /// Errors: `ENOENT` (empty target, trailing slash on `linkpath`, parent
     /// missing), `ENAMETOOLONG` (target ≥ 4096 bytes), `EEXIST`, and the
     /// errors of [`Fs::lookup`] for the parent.
-    pub fn symlink(&mut self, target: &[u8], cwd: Ino, linkpath: &[u8], now: Timespec) -> KResult<Ino> {
+    pub fn symlink(
+        &mut self,
+        target: &[u8],
+        cwd: Ino,
+        linkpath: &[u8],
+        now: Timespec,
+    ) -> KResult<Ino> {
         if target.is_empty() {
             return Err(Errno::ENOENT);
         }
@@ -802,7 +897,14 @@ impl Fs {
     /// Errors: those of [`Fs::lookup`] for `old`; `EEXIST`, `ENOENT` (trailing
     /// slash on `new`) and parent errors for `new`; then `EPERM` (`old` is a
     /// directory), `EMLINK` ([`LINK_MAX`] links).
-    pub fn link(&mut self, cwd: Ino, old: &[u8], newcwd: Ino, new: &[u8], now: Timespec) -> KResult<()> {
+    pub fn link(
+        &mut self,
+        cwd: Ino,
+        old: &[u8],
+        newcwd: Ino,
+        new: &[u8],
+        now: Timespec,
+    ) -> KResult<()> {
         let src = self.lookup(cwd, old, false)?;
         let (parent, name) = self.prepare_create(newcwd, new, false)?;
         let node = self.node(src)?;
@@ -901,7 +1003,14 @@ impl Fs {
     /// non-directory); `EISDIR` (non-directory over directory); `ENOENT`
     /// (new parent removed); `EMLINK`; `ENOTEMPTY` (directory over non-empty
     /// directory).
-    pub fn rename(&mut self, oldcwd: Ino, old: &[u8], newcwd: Ino, new: &[u8], now: Timespec) -> KResult<()> {
+    pub fn rename(
+        &mut self,
+        oldcwd: Ino,
+        old: &[u8],
+        newcwd: Ino,
+        new: &[u8],
+        now: Timespec,
+    ) -> KResult<()> {
         let ow = self.walk(oldcwd, old, &mut 0)?;
         let nw = self.walk(newcwd, new, &mut 0)?;
         let (Last::Name(oname), Last::Name(nname)) = (ow.last, nw.last) else {
@@ -1049,7 +1158,8 @@ impl Fs {
             let in_page = (pos % PAGE) as usize;
             let chunk = min(PAGE_SIZE - in_page, n - done);
             let page = pages.entry(pos / PAGE).or_insert_with(zero_page);
-            Arc::make_mut(page)[in_page..in_page + chunk].copy_from_slice(&data[done..done + chunk]);
+            Arc::make_mut(page)[in_page..in_page + chunk]
+                .copy_from_slice(&data[done..done + chunk]);
             done += chunk;
         }
         f.size = max(f.size, offset + n as u64);
@@ -1075,7 +1185,8 @@ impl Fs {
         if len < f.size {
             let keep = len.div_ceil(PAGE);
             let tail = (len % PAGE) as usize;
-            let needs_change = f.pages.range(keep..).next().is_some() || (tail != 0 && f.pages.contains_key(&(len / PAGE)));
+            let needs_change = f.pages.range(keep..).next().is_some()
+                || (tail != 0 && f.pages.contains_key(&(len / PAGE)));
             if needs_change {
                 let pages = Arc::make_mut(&mut f.pages);
                 pages.split_off(&keep);
@@ -1134,7 +1245,13 @@ impl Fs {
     /// `utimensat(2)`: sets atime and/or mtime (`None` = `UTIME_OMIT`; the
     /// caller resolves `UTIME_NOW`). Sets ctime to `now` unless both are
     /// omitted, which changes nothing.
-    pub fn set_times(&mut self, ino: Ino, atime: Option<Timespec>, mtime: Option<Timespec>, now: Timespec) -> KResult<()> {
+    pub fn set_times(
+        &mut self,
+        ino: Ino,
+        atime: Option<Timespec>,
+        mtime: Option<Timespec>,
+        now: Timespec,
+    ) -> KResult<()> {
         let node = self.node_mut(ino)?;
         if atime.is_none() && mtime.is_none() {
             return Ok(());
@@ -1168,18 +1285,37 @@ impl Fs {
     /// Like [`Fs::readdir`], but returns with each entry the cookie of the
     /// entry after it (what `getdents64` reports as `d_off`), so a caller
     /// can stop after any entry.
-    pub fn readdir_with_cookies(&self, ino: Ino, cookie: u64, max: usize) -> KResult<Vec<(DirEntry, u64)>> {
+    pub fn readdir_with_cookies(
+        &self,
+        ino: Ino,
+        cookie: u64,
+        max: usize,
+    ) -> KResult<Vec<(DirEntry, u64)>> {
         let d = self.dir(ino)?;
         if self.is_dead(ino) {
             return Err(Errno::ENOENT);
         }
         let mut out = Vec::new();
         if cookie == 0 && out.len() < max {
-            out.push((DirEntry { ino, kind: FileType::Directory, name: b".".to_vec() }, 1));
+            out.push((
+                DirEntry {
+                    ino,
+                    kind: FileType::Directory,
+                    name: b".".to_vec(),
+                },
+                1,
+            ));
         }
         if cookie <= 1 && out.len() < max {
             let parent = if ino == ROOT_INO { ROOT_INO } else { d.parent };
-            out.push((DirEntry { ino: parent, kind: FileType::Directory, name: b"..".to_vec() }, 2));
+            out.push((
+                DirEntry {
+                    ino: parent,
+                    kind: FileType::Directory,
+                    name: b"..".to_vec(),
+                },
+                2,
+            ));
         }
         for (&seq, name) in d.by_seq.range(cookie.max(2)..) {
             if out.len() >= max {
@@ -1187,7 +1323,14 @@ impl Fs {
             }
             let child = d.get(name).expect("by_seq and by_name agree");
             let kind = self.node(child)?.kind();
-            out.push((DirEntry { ino: child, kind, name: name.clone() }, seq + 1));
+            out.push((
+                DirEntry {
+                    ino: child,
+                    kind,
+                    name: name.clone(),
+                },
+                seq + 1,
+            ));
         }
         Ok(out)
     }
@@ -1324,7 +1467,10 @@ impl Fs {
     /// not a directory.
     pub fn mkdir_all(&mut self, path: &[u8], mode: u32, now: Timespec) -> KResult<Ino> {
         let mut cur = ROOT_INO;
-        let mut comps = path.split(|&b| b == b'/').filter(|c| !c.is_empty()).peekable();
+        let mut comps = path
+            .split(|&b| b == b'/')
+            .filter(|c| !c.is_empty())
+            .peekable();
         while let Some(name) = comps.next() {
             let perm = if comps.peek().is_none() { mode } else { 0o755 };
             cur = match self.lookup(cur, name, true) {
@@ -1342,7 +1488,13 @@ impl Fs {
     /// directories (mode 0755). Sets the file's permissions to
     /// `mode & 0o7777` and all its timestamps to `mtime`. Returns the file.
     /// Fails like `open(O_CREAT | O_TRUNC)` (e.g. `EISDIR` for a directory).
-    pub fn create_file_with_data(&mut self, path: &[u8], mode: u32, data: &[u8], mtime: Timespec) -> KResult<Ino> {
+    pub fn create_file_with_data(
+        &mut self,
+        path: &[u8],
+        mode: u32,
+        data: &[u8],
+        mtime: Timespec,
+    ) -> KResult<Ino> {
         let (parent, name) = match path.iter().rposition(|&b| b == b'/') {
             Some(i) => (self.mkdir_all(&path[..i], 0o755, mtime)?, &path[i + 1..]),
             None => (ROOT_INO, path),
@@ -1384,7 +1536,11 @@ impl Fs {
                         Some(&(_, s)) if s == *seq => {}
                         _ => return Err(format!("dir {ino}: indexes disagree")),
                     }
-                    let bad_name = name.is_empty() || name.len() > NAME_MAX || name.contains(&b'/') || name == b"." || name == b"..";
+                    let bad_name = name.is_empty()
+                        || name.len() > NAME_MAX
+                        || name.contains(&b'/')
+                        || name == b"."
+                        || name == b"..";
                     if *seq >= d.next_seq || bad_name {
                         return Err(format!("dir {ino}: bad entry"));
                     }
@@ -1393,11 +1549,17 @@ impl Fs {
                     return Err(format!("dead dir {ino} not empty"));
                 }
                 for &(child, _) in d.by_name.values() {
-                    let c = self.inodes.get(&child).ok_or_else(|| format!("dir {ino}: dangling entry {child}"))?;
+                    let c = self
+                        .inodes
+                        .get(&child)
+                        .ok_or_else(|| format!("dir {ino}: dangling entry {child}"))?;
                     *entries.entry(child).or_default() += 1;
                     if let Body::Directory(cd) = &c.body {
                         if cd.parent != ino {
-                            return Err(format!("dir {child}: parent {} but listed in {ino}", cd.parent));
+                            return Err(format!(
+                                "dir {child}: parent {} but listed in {ino}",
+                                cd.parent
+                            ));
                         }
                         *subdirs.entry(ino).or_default() += 1;
                     }
@@ -1448,7 +1610,10 @@ impl Fs {
                 let mut cur = ino;
                 let mut steps = 0;
                 while cur != ROOT_INO {
-                    cur = self.dir(cur).map_err(|_| format!("dir {ino}: broken parent chain"))?.parent;
+                    cur = self
+                        .dir(cur)
+                        .map_err(|_| format!("dir {ino}: broken parent chain"))?
+                        .parent;
                     steps += 1;
                     if steps > self.inodes.len() {
                         return Err(format!("dir {ino}: parent cycle"));

@@ -19,21 +19,51 @@ type MPath = Vec<Name>;
 #[derive(Clone, Debug)]
 enum Op {
     Mkdir(String),
-    Create { path: String, excl: bool, trunc: bool },
-    Write { path: String, off: u64, len: usize, byte: u8 },
-    Truncate { path: String, len: u64 },
+    Create {
+        path: String,
+        excl: bool,
+        trunc: bool,
+    },
+    Write {
+        path: String,
+        off: u64,
+        len: usize,
+        byte: u8,
+    },
+    Truncate {
+        path: String,
+        len: u64,
+    },
     Unlink(String),
     Rmdir(String),
     Rename(String, String),
     Link(String, String),
-    Symlink { target: String, path: String },
-    Lookup { path: String, follow: bool },
+    Symlink {
+        target: String,
+        path: String,
+    },
+    Lookup {
+        path: String,
+        follow: bool,
+    },
     Readlink(String),
-    Read { path: String, off: u64, len: usize },
+    Read {
+        path: String,
+        off: u64,
+        len: usize,
+    },
     /// Open for writing and pin (keep an "fd").
     Hold(String),
-    WriteHeld { idx: usize, off: u64, len: usize, byte: u8 },
-    TruncateHeld { idx: usize, len: u64 },
+    WriteHeld {
+        idx: usize,
+        off: u64,
+        len: usize,
+        byte: u8,
+    },
+    TruncateHeld {
+        idx: usize,
+        len: u64,
+    },
     Release(usize),
 }
 
@@ -127,7 +157,10 @@ struct Model {
 }
 
 fn split(p: &[u8]) -> Vec<Name> {
-    p.split(|&b| b == b'/').filter(|c| !c.is_empty()).map(<[u8]>::to_vec).collect()
+    p.split(|&b| b == b'/')
+        .filter(|c| !c.is_empty())
+        .map(<[u8]>::to_vec)
+        .collect()
 }
 
 fn join(p: &[Name], n: &[u8]) -> MPath {
@@ -151,7 +184,12 @@ impl Model {
     fn new() -> Model {
         let mut tree = BTreeMap::new();
         tree.insert(vec![], Entry::Dir);
-        Model { tree, objs: BTreeMap::new(), next: 0, held: Vec::new() }
+        Model {
+            tree,
+            objs: BTreeMap::new(),
+            next: 0,
+            held: Vec::new(),
+        }
     }
 
     fn link_target(&self, p: &MPath) -> Option<Vec<u8>> {
@@ -165,7 +203,9 @@ impl Model {
     }
 
     fn has_children(&self, p: &MPath) -> bool {
-        self.tree.keys().any(|k| k.len() == p.len() + 1 && k.starts_with(p))
+        self.tree
+            .keys()
+            .any(|k| k.len() == p.len() + 1 && k.starts_with(p))
     }
 
     /// Resolves all but the last component by expanding symlinks textually.
@@ -173,7 +213,11 @@ impl Model {
         if path.is_empty() {
             return Err(Errno::ENOENT);
         }
-        let mut cur = if path[0] == b'/' { vec![] } else { start.clone() };
+        let mut cur = if path[0] == b'/' {
+            vec![]
+        } else {
+            start.clone()
+        };
         let mut todo: VecDeque<Name> = split(path).into();
         if todo.is_empty() {
             return Ok((vec![], MLast::Root));
@@ -219,7 +263,13 @@ impl Model {
         }
     }
 
-    fn resolve(&self, start: &MPath, path: &[u8], follow: bool, hops: &mut u32) -> Result<MPath, Errno> {
+    fn resolve(
+        &self,
+        start: &MPath,
+        path: &[u8],
+        follow: bool,
+        hops: &mut u32,
+    ) -> Result<MPath, Errno> {
         let (dir, last) = self.walk(start, path, hops)?;
         let p = match last {
             MLast::Root => vec![],
@@ -274,7 +324,9 @@ impl Model {
     /// Parent + new name for mkdir/symlink/link.
     fn create_slot(&self, path: &str) -> Result<MPath, Errno> {
         let (dir, last) = self.walk(&vec![], path.as_bytes(), &mut 0)?;
-        let MLast::Name(n) = last else { return Err(Errno::EEXIST) };
+        let MLast::Name(n) = last else {
+            return Err(Errno::EEXIST);
+        };
         let c = join(&dir, &n);
         if self.tree.contains_key(&c) {
             return Err(Errno::EEXIST);
@@ -325,7 +377,12 @@ impl Model {
                     }
                 }
             }
-            Op::Write { path, off, len, byte } => {
+            Op::Write {
+                path,
+                off,
+                len,
+                byte,
+            } => {
                 let p = self.lookup(path, true)?;
                 write_vec(self.file_mut(&p)?, *off, *len, *byte);
                 Ok(Out::Unit)
@@ -344,7 +401,9 @@ impl Model {
             }
             Op::Unlink(p) => {
                 let (dir, last) = self.walk(&vec![], p.as_bytes(), &mut 0)?;
-                let MLast::Name(n) = last else { return Err(Errno::EISDIR) };
+                let MLast::Name(n) = last else {
+                    return Err(Errno::EISDIR);
+                };
                 let c = join(&dir, &n);
                 match self.tree.get(&c) {
                     None => Err(Errno::ENOENT),
@@ -377,10 +436,14 @@ impl Model {
             Op::Rename(o, n) => {
                 let (od, ol) = self.walk(&vec![], o.as_bytes(), &mut 0)?;
                 let (nd, nl) = self.walk(&vec![], n.as_bytes(), &mut 0)?;
-                let (MLast::Name(on), MLast::Name(nn)) = (ol, nl) else { return Err(Errno::EBUSY) };
+                let (MLast::Name(on), MLast::Name(nn)) = (ol, nl) else {
+                    return Err(Errno::EBUSY);
+                };
                 let op = join(&od, &on);
                 let np = join(&nd, &nn);
-                let Some(src) = self.tree.get(&op).cloned() else { return Err(Errno::ENOENT) };
+                let Some(src) = self.tree.get(&op).cloned() else {
+                    return Err(Errno::ENOENT);
+                };
                 let dst = self.tree.get(&np).cloned();
                 if od.len() < nd.len() && nd.starts_with(&od) {
                     // old dir is a proper ancestor of new dir
@@ -401,7 +464,12 @@ impl Model {
                     _ => {}
                 }
                 self.tree.remove(&np);
-                let moved: Vec<(MPath, Entry)> = self.tree.range(op.clone()..).take_while(|(k, _)| k.starts_with(&op)).map(|(k, v)| (k.clone(), v.clone())).collect();
+                let moved: Vec<(MPath, Entry)> = self
+                    .tree
+                    .range(op.clone()..)
+                    .take_while(|(k, _)| k.starts_with(&op))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
                 for (k, _) in &moved {
                     self.tree.remove(k);
                 }
@@ -449,20 +517,31 @@ impl Model {
             Op::Hold(path) => {
                 let p = self.lookup(path, true)?;
                 self.file_mut(&p)?;
-                let Entry::Obj(id) = self.tree[&p] else { unreachable!() };
+                let Entry::Obj(id) = self.tree[&p] else {
+                    unreachable!()
+                };
                 self.held.push(id);
                 Ok(Out::Unit)
             }
-            Op::WriteHeld { idx, off, len, byte } => {
+            Op::WriteHeld {
+                idx,
+                off,
+                len,
+                byte,
+            } => {
                 if let Some(&id) = self.held.get(idx % self.held.len().max(1)) {
-                    let Obj::File(d) = self.objs.get_mut(&id).unwrap() else { unreachable!() };
+                    let Obj::File(d) = self.objs.get_mut(&id).unwrap() else {
+                        unreachable!()
+                    };
                     write_vec(d, *off, *len, *byte);
                 }
                 Ok(Out::Unit)
             }
             Op::TruncateHeld { idx, len } => {
                 if let Some(&id) = self.held.get(idx % self.held.len().max(1)) {
-                    let Obj::File(d) = self.objs.get_mut(&id).unwrap() else { unreachable!() };
+                    let Obj::File(d) = self.objs.get_mut(&id).unwrap() else {
+                        unreachable!()
+                    };
                     d.resize(*len as usize, 0);
                 }
                 Ok(Out::Unit)
@@ -492,7 +571,11 @@ const R: Ino = Fs::ROOT;
 
 impl Sut {
     fn new() -> Sut {
-        Sut { fs: Fs::new(Timespec::new(0, 0)), held: Vec::new(), clock: 0 }
+        Sut {
+            fs: Fs::new(Timespec::new(0, 0)),
+            held: Vec::new(),
+            clock: 0,
+        }
     }
 
     fn apply(&mut self, op: &Op) -> Result<Out, Errno> {
@@ -501,12 +584,23 @@ impl Sut {
         let fs = &mut self.fs;
         let unit = |r: KResult<()>| r.map(|()| Out::Unit);
         match op {
-            Op::Mkdir(p) => fs.mkdir(R, p.as_bytes(), 0o755, 0o022, now).map(|_| Out::Unit),
+            Op::Mkdir(p) => fs
+                .mkdir(R, p.as_bytes(), 0o755, 0o022, now)
+                .map(|_| Out::Unit),
             Op::Create { path, excl, trunc } => {
-                let flags = O_CREAT | O_WRONLY | if *excl { O_EXCL } else { 0 } | if *trunc { O_TRUNC } else { 0 };
-                fs.open(R, path.as_bytes(), flags, 0o644, 0o022, now).map(|_| Out::Unit)
+                let flags = O_CREAT
+                    | O_WRONLY
+                    | if *excl { O_EXCL } else { 0 }
+                    | if *trunc { O_TRUNC } else { 0 };
+                fs.open(R, path.as_bytes(), flags, 0o644, 0o022, now)
+                    .map(|_| Out::Unit)
             }
-            Op::Write { path, off, len, byte } => {
+            Op::Write {
+                path,
+                off,
+                len,
+                byte,
+            } => {
                 let ino = fs.open(R, path.as_bytes(), O_WRONLY, 0, 0, now)?;
                 let n = fs.write(ino, *off, &vec![*byte; *len], now)?;
                 assert_eq!(n, *len);
@@ -527,7 +621,9 @@ impl Sut {
             Op::Rmdir(p) => unit(fs.rmdir(R, p.as_bytes(), now)),
             Op::Rename(o, n) => unit(fs.rename(R, o.as_bytes(), R, n.as_bytes(), now)),
             Op::Link(o, n) => unit(fs.link(R, o.as_bytes(), R, n.as_bytes(), now)),
-            Op::Symlink { target, path } => fs.symlink(target.as_bytes(), R, path.as_bytes(), now).map(|_| Out::Unit),
+            Op::Symlink { target, path } => fs
+                .symlink(target.as_bytes(), R, path.as_bytes(), now)
+                .map(|_| Out::Unit),
             Op::Lookup { path, follow } => {
                 let ino = fs.lookup(R, path.as_bytes(), *follow)?;
                 Ok(Out::Kind(fs.file_type(ino).unwrap()))
@@ -539,7 +635,12 @@ impl Sut {
                 self.held.push(ino);
                 Ok(Out::Unit)
             }
-            Op::WriteHeld { idx, off, len, byte } => {
+            Op::WriteHeld {
+                idx,
+                off,
+                len,
+                byte,
+            } => {
                 if let Some(&ino) = self.held.get(idx % self.held.len().max(1)) {
                     assert_eq!(fs.write(ino, *off, &vec![*byte; *len], now).unwrap(), *len);
                 }
@@ -584,7 +685,14 @@ fn read_all(fs: &Fs, ino: Ino) -> Vec<u8> {
 
 /// Walks the real file system: path -> description, and inode -> paths.
 fn dump_fs(fs: &Fs) -> (BTreeMap<MPath, Desc>, BTreeSet<Vec<MPath>>, usize) {
-    fn rec(fs: &Fs, dir: Ino, prefix: &MPath, out: &mut BTreeMap<MPath, Desc>, groups: &mut BTreeMap<Ino, Vec<MPath>>, dirs: &mut usize) {
+    fn rec(
+        fs: &Fs,
+        dir: Ino,
+        prefix: &MPath,
+        out: &mut BTreeMap<MPath, Desc>,
+        groups: &mut BTreeMap<Ino, Vec<MPath>>,
+        dirs: &mut usize,
+    ) {
         *dirs += 1;
         // Page through the directory two entries at a time.
         let mut cookie = 0;
@@ -689,10 +797,22 @@ fn compare(sut: &Sut, model: &Model) -> Result<(), TestCaseError> {
     // Held files: same contents, and no leaked or missing inodes.
     prop_assert_eq!(sut.held.len(), model.held.len());
     for (&ino, &id) in sut.held.iter().zip(&model.held) {
-        let Obj::File(d) = &model.objs[&id] else { unreachable!() };
+        let Obj::File(d) = &model.objs[&id] else {
+            unreachable!()
+        };
         prop_assert_eq!(&read_all(&sut.fs, ino), d);
     }
-    let mut live: BTreeSet<u32> = model.tree.values().filter_map(|e| if let Entry::Obj(id) = e { Some(*id) } else { None }).collect();
+    let mut live: BTreeSet<u32> = model
+        .tree
+        .values()
+        .filter_map(|e| {
+            if let Entry::Obj(id) = e {
+                Some(*id)
+            } else {
+                None
+            }
+        })
+        .collect();
     live.extend(model.held.iter().copied());
     prop_assert_eq!(sut.fs.inode_count(), m_dirs + live.len());
     let data: u64 = live

@@ -17,7 +17,8 @@ fn e<T: std::fmt::Debug>(r: KResult<T>) -> Errno {
 }
 
 fn create(fs: &mut Fs, path: &str) -> Ino {
-    fs.open(R, path.as_bytes(), O_CREAT | O_WRONLY, 0o644, 0o022, t(2)).unwrap()
+    fs.open(R, path.as_bytes(), O_CREAT | O_WRONLY, 0o644, 0o022, t(2))
+        .unwrap()
 }
 
 fn mkdir(fs: &mut Fs, path: &str) -> Ino {
@@ -39,7 +40,9 @@ fn read_all(fs: &Fs, ino: Ino) -> Vec<u8> {
 
 fn names(fs: &Fs, dir: Ino) -> Vec<String> {
     let (ents, _) = fs.readdir(dir, 0, usize::MAX).unwrap();
-    ents.into_iter().map(|e| String::from_utf8(e.name).unwrap()).collect()
+    ents.into_iter()
+        .map(|e| String::from_utf8(e.name).unwrap())
+        .collect()
 }
 
 fn check(fs: &Fs) {
@@ -153,8 +156,14 @@ fn lookup_name_too_long() {
     assert_eq!(e(look(&fs, &format!("/{ok}"))), Errno::ENOENT);
     create(&mut fs, &format!("/{ok}"));
     assert!(look(&fs, &format!("/{ok}")).is_ok());
-    assert_eq!(e(fs.mkdir(R, long.as_bytes(), 0o755, 0, t(2))), Errno::ENAMETOOLONG);
-    assert_eq!(e(fs.open(R, long.as_bytes(), O_CREAT, 0o644, 0, t(2))), Errno::ENAMETOOLONG);
+    assert_eq!(
+        e(fs.mkdir(R, long.as_bytes(), 0o755, 0, t(2))),
+        Errno::ENAMETOOLONG
+    );
+    assert_eq!(
+        e(fs.open(R, long.as_bytes(), O_CREAT, 0o644, 0, t(2))),
+        Errno::ENAMETOOLONG
+    );
     assert_eq!(e(fs.unlink(R, long.as_bytes(), t(2))), Errno::ENAMETOOLONG);
     assert_eq!(e(fs.rmdir(R, long.as_bytes(), t(2))), Errno::ENAMETOOLONG);
 }
@@ -222,16 +231,28 @@ fn symlink_loops_and_limit() {
     let target = create(&mut fs, "/target");
     fs.symlink(b"/target", R, b"l0", t(2)).unwrap();
     for i in 1..=40 {
-        fs.symlink(format!("/l{}", i - 1).as_bytes(), R, format!("/l{i}").as_bytes(), t(2)).unwrap();
+        fs.symlink(
+            format!("/l{}", i - 1).as_bytes(),
+            R,
+            format!("/l{i}").as_bytes(),
+            t(2),
+        )
+        .unwrap();
     }
     assert_eq!(look(&fs, "/l39").unwrap(), target); // 40 hops
     assert_eq!(e(look(&fs, "/l40")), Errno::ELOOP); // 41 hops
-    // Hops in intermediate components count too.
+                                                    // Hops in intermediate components count too.
     let d = mkdir(&mut fs, "/d");
     let g = create(&mut fs, "/d/g");
     fs.symlink(b"/d", R, b"m0", t(2)).unwrap();
     for i in 1..=40 {
-        fs.symlink(format!("/m{}", i - 1).as_bytes(), R, format!("/m{i}").as_bytes(), t(2)).unwrap();
+        fs.symlink(
+            format!("/m{}", i - 1).as_bytes(),
+            R,
+            format!("/m{i}").as_bytes(),
+            t(2),
+        )
+        .unwrap();
     }
     assert_eq!(look(&fs, "/m39").unwrap(), d);
     assert_eq!(look(&fs, "/m39/g").unwrap(), g);
@@ -245,7 +266,9 @@ fn symlink_loops_and_limit() {
 #[test]
 fn open_create_and_existing() {
     let mut fs = new_fs();
-    let f = fs.open(R, b"/f", O_CREAT | O_WRONLY, 0o666, 0o022, t(5)).unwrap();
+    let f = fs
+        .open(R, b"/f", O_CREAT | O_WRONLY, 0o666, 0o022, t(5))
+        .unwrap();
     let st = fs.stat(f).unwrap();
     assert_eq!(st.mode, S_IFREG | 0o644);
     assert_eq!(st.nlink, 1);
@@ -257,13 +280,22 @@ fn open_create_and_existing() {
     let g = fs.open(R, b"/g", O_CREAT, 0o107777, 0o002, t(5)).unwrap();
     assert_eq!(fs.stat(g).unwrap().mode, S_IFREG | 0o7775);
     // Existing: same inode, no timestamp change on the parent.
-    assert_eq!(fs.open(R, b"/f", O_CREAT | O_RDWR, 0o600, 0, t(6)).unwrap(), f);
+    assert_eq!(
+        fs.open(R, b"/f", O_CREAT | O_RDWR, 0o600, 0, t(6)).unwrap(),
+        f
+    );
     assert_eq!(fs.stat(f).unwrap().mode, S_IFREG | 0o644);
     assert_eq!(fs.stat(R).unwrap().mtime, t(5));
     assert_eq!(fs.open(R, b"f", O_RDONLY, 0, 0, t(6)).unwrap(), f);
-    assert_eq!(e(fs.open(R, b"/missing", O_RDONLY, 0, 0, t(6))), Errno::ENOENT);
+    assert_eq!(
+        e(fs.open(R, b"/missing", O_RDONLY, 0, 0, t(6))),
+        Errno::ENOENT
+    );
     assert_eq!(e(fs.open(R, b"", O_CREAT, 0, 0, t(6))), Errno::ENOENT);
-    assert_eq!(e(fs.open(R, b"/nodir/x", O_CREAT, 0, 0, t(6))), Errno::ENOENT);
+    assert_eq!(
+        e(fs.open(R, b"/nodir/x", O_CREAT, 0, 0, t(6))),
+        Errno::ENOENT
+    );
     check(&fs);
 }
 
@@ -290,22 +322,40 @@ fn open_creat_through_dangling_symlink() {
     let mut fs = new_fs();
     let d = mkdir(&mut fs, "/d");
     fs.symlink(b"target", d, b"l", t(2)).unwrap();
-    let ino = fs.open(R, b"/d/l", O_CREAT | O_WRONLY, 0o600, 0, t(3)).unwrap();
+    let ino = fs
+        .open(R, b"/d/l", O_CREAT | O_WRONLY, 0o600, 0, t(3))
+        .unwrap();
     assert_eq!(fs.lookup(d, b"target", false).unwrap(), ino);
     assert_eq!(fs.stat(ino).unwrap().mode, S_IFREG | 0o600);
     // A second open finds it.
-    assert_eq!(fs.open(R, b"/d/l", O_CREAT | O_WRONLY, 0o600, 0, t(3)).unwrap(), ino);
+    assert_eq!(
+        fs.open(R, b"/d/l", O_CREAT | O_WRONLY, 0o600, 0, t(3))
+            .unwrap(),
+        ino
+    );
     // O_NOFOLLOW: ELOOP
-    assert_eq!(e(fs.open(R, b"/d/l", O_CREAT | O_NOFOLLOW, 0o600, 0, t(3))), Errno::ELOOP);
+    assert_eq!(
+        e(fs.open(R, b"/d/l", O_CREAT | O_NOFOLLOW, 0o600, 0, t(3))),
+        Errno::ELOOP
+    );
     // Dangling target in a missing directory
     fs.symlink(b"/none/x", R, b"bad", t(2)).unwrap();
-    assert_eq!(e(fs.open(R, b"/bad", O_CREAT, 0o600, 0, t(3))), Errno::ENOENT);
+    assert_eq!(
+        e(fs.open(R, b"/bad", O_CREAT, 0o600, 0, t(3))),
+        Errno::ENOENT
+    );
     // Loop with O_CREAT
     fs.symlink(b"loop", R, b"loop", t(2)).unwrap();
-    assert_eq!(e(fs.open(R, b"/loop", O_CREAT, 0o600, 0, t(3))), Errno::ELOOP);
+    assert_eq!(
+        e(fs.open(R, b"/loop", O_CREAT, 0o600, 0, t(3))),
+        Errno::ELOOP
+    );
     // Target ending in a slash
     fs.symlink(b"newdir/", R, b"slash", t(2)).unwrap();
-    assert_eq!(e(fs.open(R, b"/slash", O_CREAT, 0o600, 0, t(3))), Errno::EISDIR);
+    assert_eq!(
+        e(fs.open(R, b"/slash", O_CREAT, 0o600, 0, t(3))),
+        Errno::EISDIR
+    );
     check(&fs);
 }
 
@@ -316,24 +366,62 @@ fn open_directory_cases() {
     create(&mut fs, "/f");
     fs.symlink(b"/d", R, b"ld", t(2)).unwrap();
     assert_eq!(fs.open(R, b"/d", O_RDONLY, 0, 0, t(3)).unwrap(), d);
-    assert_eq!(fs.open(R, b"/d", O_RDONLY | O_DIRECTORY, 0, 0, t(3)).unwrap(), d);
-    assert_eq!(fs.open(R, b"/ld", O_RDONLY | O_DIRECTORY, 0, 0, t(3)).unwrap(), d);
+    assert_eq!(
+        fs.open(R, b"/d", O_RDONLY | O_DIRECTORY, 0, 0, t(3))
+            .unwrap(),
+        d
+    );
+    assert_eq!(
+        fs.open(R, b"/ld", O_RDONLY | O_DIRECTORY, 0, 0, t(3))
+            .unwrap(),
+        d
+    );
     assert_eq!(e(fs.open(R, b"/d", O_WRONLY, 0, 0, t(3))), Errno::EISDIR);
     assert_eq!(e(fs.open(R, b"/d", O_RDWR, 0, 0, t(3))), Errno::EISDIR);
-    assert_eq!(e(fs.open(R, b"/d", O_RDONLY | O_TRUNC, 0, 0, t(3))), Errno::EISDIR);
+    assert_eq!(
+        e(fs.open(R, b"/d", O_RDONLY | O_TRUNC, 0, 0, t(3))),
+        Errno::EISDIR
+    );
     assert_eq!(e(fs.open(R, b"/d", O_CREAT, 0o644, 0, t(3))), Errno::EISDIR);
     assert_eq!(e(fs.open(R, b"/", O_CREAT, 0o644, 0, t(3))), Errno::EISDIR);
-    assert_eq!(e(fs.open(R, b"/d/..", O_CREAT, 0o644, 0, t(3))), Errno::EISDIR);
-    assert_eq!(e(fs.open(R, b"/ld", O_CREAT, 0o644, 0, t(3))), Errno::EISDIR);
-    assert_eq!(e(fs.open(R, b"/f", O_RDONLY | O_DIRECTORY, 0, 0, t(3))), Errno::ENOTDIR);
+    assert_eq!(
+        e(fs.open(R, b"/d/..", O_CREAT, 0o644, 0, t(3))),
+        Errno::EISDIR
+    );
+    assert_eq!(
+        e(fs.open(R, b"/ld", O_CREAT, 0o644, 0, t(3))),
+        Errno::EISDIR
+    );
+    assert_eq!(
+        e(fs.open(R, b"/f", O_RDONLY | O_DIRECTORY, 0, 0, t(3))),
+        Errno::ENOTDIR
+    );
     assert_eq!(e(fs.open(R, b"/f/", O_RDONLY, 0, 0, t(3))), Errno::ENOTDIR);
-    assert_eq!(e(fs.open(R, b"/d", O_CREAT | O_DIRECTORY, 0, 0, t(3))), Errno::EINVAL);
-    assert_eq!(e(fs.open(R, b"/new", O_CREAT | O_DIRECTORY, 0, 0, t(3))), Errno::EINVAL);
+    assert_eq!(
+        e(fs.open(R, b"/d", O_CREAT | O_DIRECTORY, 0, 0, t(3))),
+        Errno::EINVAL
+    );
+    assert_eq!(
+        e(fs.open(R, b"/new", O_CREAT | O_DIRECTORY, 0, 0, t(3))),
+        Errno::EINVAL
+    );
     // O_CREAT with a trailing slash: EISDIR whatever exists.
-    assert_eq!(e(fs.open(R, b"/new/", O_CREAT, 0o644, 0, t(3))), Errno::EISDIR);
-    assert_eq!(e(fs.open(R, b"/f/", O_CREAT, 0o644, 0, t(3))), Errno::EISDIR);
-    assert_eq!(e(fs.open(R, b"/d/", O_CREAT, 0o644, 0, t(3))), Errno::EISDIR);
-    assert_eq!(e(fs.open(R, b"/d", O_TMPFILE | O_RDWR, 0o600, 0, t(3))), Errno::EOPNOTSUPP);
+    assert_eq!(
+        e(fs.open(R, b"/new/", O_CREAT, 0o644, 0, t(3))),
+        Errno::EISDIR
+    );
+    assert_eq!(
+        e(fs.open(R, b"/f/", O_CREAT, 0o644, 0, t(3))),
+        Errno::EISDIR
+    );
+    assert_eq!(
+        e(fs.open(R, b"/d/", O_CREAT, 0o644, 0, t(3))),
+        Errno::EISDIR
+    );
+    assert_eq!(
+        e(fs.open(R, b"/d", O_TMPFILE | O_RDWR, 0o600, 0, t(3))),
+        Errno::EOPNOTSUPP
+    );
     assert_eq!(e(look(&fs, "/new")), Errno::ENOENT);
 }
 
@@ -345,19 +433,39 @@ fn open_nofollow_and_path() {
     let l = fs.symlink(b"/f", R, b"l", t(2)).unwrap();
     fs.symlink(b"/d", R, b"ld", t(2)).unwrap();
     assert_eq!(fs.open(R, b"/l", O_RDONLY, 0, 0, t(3)).unwrap(), f);
-    assert_eq!(e(fs.open(R, b"/l", O_RDONLY | O_NOFOLLOW, 0, 0, t(3))), Errno::ELOOP);
-    assert_eq!(e(fs.open(R, b"/l", O_RDONLY | O_NOFOLLOW | O_DIRECTORY, 0, 0, t(3))), Errno::ENOTDIR);
+    assert_eq!(
+        e(fs.open(R, b"/l", O_RDONLY | O_NOFOLLOW, 0, 0, t(3))),
+        Errno::ELOOP
+    );
+    assert_eq!(
+        e(fs.open(R, b"/l", O_RDONLY | O_NOFOLLOW | O_DIRECTORY, 0, 0, t(3))),
+        Errno::ENOTDIR
+    );
     // Trailing slash follows anyway.
-    assert_eq!(fs.open(R, b"/ld/", O_RDONLY | O_NOFOLLOW, 0, 0, t(3)).unwrap(), d);
+    assert_eq!(
+        fs.open(R, b"/ld/", O_RDONLY | O_NOFOLLOW, 0, 0, t(3))
+            .unwrap(),
+        d
+    );
     // O_NOFOLLOW on a non-symlink is fine; intermediate links are followed.
-    assert_eq!(fs.open(R, b"/f", O_RDONLY | O_NOFOLLOW, 0, 0, t(3)).unwrap(), f);
+    assert_eq!(
+        fs.open(R, b"/f", O_RDONLY | O_NOFOLLOW, 0, 0, t(3))
+            .unwrap(),
+        f
+    );
     // O_PATH | O_NOFOLLOW returns the link itself; O_PATH ignores O_CREAT/O_TRUNC.
-    assert_eq!(fs.open(R, b"/l", O_PATH | O_NOFOLLOW, 0, 0, t(3)).unwrap(), l);
+    assert_eq!(
+        fs.open(R, b"/l", O_PATH | O_NOFOLLOW, 0, 0, t(3)).unwrap(),
+        l
+    );
     assert_eq!(fs.open(R, b"/d", O_PATH | O_WRONLY, 0, 0, t(3)).unwrap(), d);
     fs.write(f, 0, b"data", t(3)).unwrap();
     assert_eq!(fs.open(R, b"/f", O_PATH | O_TRUNC, 0, 0, t(3)).unwrap(), f);
     assert_eq!(fs.stat(f).unwrap().size, 4);
-    assert_eq!(e(fs.open(R, b"/nope", O_PATH | O_CREAT, 0, 0, t(3))), Errno::ENOENT);
+    assert_eq!(
+        e(fs.open(R, b"/nope", O_PATH | O_CREAT, 0, 0, t(3))),
+        Errno::ENOENT
+    );
 }
 
 #[test]
@@ -379,12 +487,18 @@ fn open_trunc() {
     // O_TRUNC on a freshly created file does nothing special; on an existing
     // one via O_CREAT it truncates.
     fs.write(f, 0, b"abc", t(8)).unwrap();
-    fs.open(R, b"/f", O_CREAT | O_WRONLY | O_TRUNC, 0o644, 0, t(9)).unwrap();
+    fs.open(R, b"/f", O_CREAT | O_WRONLY | O_TRUNC, 0o644, 0, t(9))
+        .unwrap();
     assert_eq!(fs.stat(f).unwrap().size, 0);
     assert_eq!(fs.stat(f).unwrap().mtime, t(9));
     // O_TRUNC on a device is ignored.
-    let c = fs.mknod(R, b"/c", S_IFCHR | 0o600, 0x0501, 0, t(9)).unwrap();
-    assert_eq!(fs.open(R, b"/c", O_WRONLY | O_TRUNC, 0, 0, t(9)).unwrap(), c);
+    let c = fs
+        .mknod(R, b"/c", S_IFCHR | 0o600, 0x0501, 0, t(9))
+        .unwrap();
+    assert_eq!(
+        fs.open(R, b"/c", O_WRONLY | O_TRUNC, 0, 0, t(9)).unwrap(),
+        c
+    );
     check(&fs);
 }
 
@@ -396,7 +510,10 @@ fn open_in_removed_directory() {
     fs.rmdir(R, b"/d", t(3)).unwrap();
     assert_eq!(e(fs.open(d, b"x", O_CREAT, 0o644, 0, t(4))), Errno::ENOENT);
     assert_eq!(e(fs.mkdir(d, b"x", 0o755, 0, t(4))), Errno::ENOENT);
-    assert_eq!(e(fs.mknod(d, b"x", S_IFIFO | 0o644, 0, 0, t(4))), Errno::ENOENT);
+    assert_eq!(
+        e(fs.mknod(d, b"x", S_IFIFO | 0o644, 0, 0, t(4))),
+        Errno::ENOENT
+    );
     assert_eq!(e(fs.symlink(b"t", d, b"x", t(4))), Errno::ENOENT);
     assert_eq!(e(fs.readdir(d, 0, 10)), Errno::ENOENT);
     assert_eq!(fs.lookup(d, b".", true).unwrap(), d);
@@ -459,7 +576,8 @@ fn mkdir_emlink() {
     let mut fs = new_fs();
     let d = mkdir(&mut fs, "/d");
     for i in 0..(LINK_MAX - 2) {
-        fs.mkdir(d, i.to_string().as_bytes(), 0o755, 0, t(2)).unwrap();
+        fs.mkdir(d, i.to_string().as_bytes(), 0o755, 0, t(2))
+            .unwrap();
     }
     assert_eq!(fs.stat(d).unwrap().nlink, LINK_MAX);
     assert_eq!(e(fs.mkdir(d, b"one-more", 0o755, 0, t(2))), Errno::EMLINK);
@@ -473,12 +591,16 @@ fn mkdir_emlink() {
 #[test]
 fn mknod_types() {
     let mut fs = new_fs();
-    let c = fs.mknod(R, b"/c", S_IFCHR | 0o666, 0x0103, 0o022, t(2)).unwrap();
+    let c = fs
+        .mknod(R, b"/c", S_IFCHR | 0o666, 0x0103, 0o022, t(2))
+        .unwrap();
     let st = fs.stat(c).unwrap();
     assert_eq!(st.mode, S_IFCHR | 0o644);
     assert_eq!(st.rdev, 0x0103);
     assert_eq!(fs.file_type(c).unwrap(), FileType::CharDevice);
-    let b = fs.mknod(R, b"/b", S_IFBLK | 0o600, 0x0800, 0, t(2)).unwrap();
+    let b = fs
+        .mknod(R, b"/b", S_IFBLK | 0o600, 0x0800, 0, t(2))
+        .unwrap();
     assert_eq!(fs.file_type(b).unwrap(), FileType::BlockDevice);
     let p = fs.mknod(R, b"/p", S_IFIFO | 0o600, 99, 0, t(2)).unwrap();
     assert_eq!(fs.file_type(p).unwrap(), FileType::Fifo);
@@ -489,8 +611,14 @@ fn mknod_types() {
     assert_eq!(fs.file_type(r).unwrap(), FileType::Regular);
     let r2 = fs.mknod(R, b"/r2", S_IFREG | 0o600, 0, 0, t(2)).unwrap();
     assert_eq!(fs.stat(r2).unwrap().mode, S_IFREG | 0o600);
-    assert_eq!(e(fs.mknod(R, b"/d", S_IFDIR | 0o755, 0, 0, t(2))), Errno::EPERM);
-    assert_eq!(e(fs.mknod(R, b"/l", S_IFLNK | 0o755, 0, 0, t(2))), Errno::EINVAL);
+    assert_eq!(
+        e(fs.mknod(R, b"/d", S_IFDIR | 0o755, 0, 0, t(2))),
+        Errno::EPERM
+    );
+    assert_eq!(
+        e(fs.mknod(R, b"/l", S_IFLNK | 0o755, 0, 0, t(2))),
+        Errno::EINVAL
+    );
     assert_eq!(e(fs.mknod(R, b"/z", 0o170000, 0, 0, t(2))), Errno::EINVAL);
     assert_eq!(e(fs.mknod(R, b"/c", S_IFCHR, 0, 0, t(2))), Errno::EEXIST);
     assert_eq!(e(fs.mknod(R, b"/new/", S_IFIFO, 0, 0, t(2))), Errno::ENOENT);
@@ -538,7 +666,10 @@ fn symlink_and_readlink() {
     assert_eq!(fs.readlink(R, b"/ld").unwrap(), b"/d");
     // symlink errors
     assert_eq!(e(fs.symlink(b"", R, b"/e", t(4))), Errno::ENOENT);
-    assert_eq!(e(fs.symlink(&[b'x'; 4096], R, b"/e", t(4))), Errno::ENAMETOOLONG);
+    assert_eq!(
+        e(fs.symlink(&[b'x'; 4096], R, b"/e", t(4))),
+        Errno::ENAMETOOLONG
+    );
     assert!(fs.symlink(&[b'x'; 4095], R, b"/e", t(4)).is_ok());
     assert_eq!(e(fs.symlink(b"x", R, b"/e", t(4))), Errno::EEXIST);
     assert_eq!(e(fs.symlink(b"x", R, b"/d", t(4))), Errno::EEXIST);
@@ -619,7 +750,8 @@ fn link_emlink() {
     let f = create(&mut fs, "/f");
     let d = mkdir(&mut fs, "/d");
     for i in 1..LINK_MAX {
-        fs.link(R, b"/f", d, i.to_string().as_bytes(), t(2)).unwrap();
+        fs.link(R, b"/f", d, i.to_string().as_bytes(), t(2))
+            .unwrap();
     }
     assert_eq!(fs.stat(f).unwrap().nlink, LINK_MAX);
     assert_eq!(e(fs.link(R, b"/f", R, b"/x", t(2))), Errno::EMLINK);
@@ -824,7 +956,11 @@ fn rename_same_inode_is_noop() {
     let h1 = fs.state_hash();
     fs.rename(R, b"/d", R, b"/d", t(9)).unwrap();
     fs.rename(R, b"/d/", R, b"/d/../d", t(9)).unwrap();
-    assert_eq!(fs.state_hash(), h1, "no-op rename changes nothing, not even times");
+    assert_eq!(
+        fs.state_hash(),
+        h1,
+        "no-op rename changes nothing, not even times"
+    );
     assert_ne!(h0, h1);
     assert_eq!(look(&fs, "/d").unwrap(), d);
     check(&fs);
@@ -936,7 +1072,10 @@ fn write_read_basic() {
     let f = create(&mut fs, "/f");
     assert_eq!(fs.write(f, 0, b"hello world", t(3)).unwrap(), 11);
     let st = fs.stat(f).unwrap();
-    assert_eq!((st.size, st.blocks, st.mtime, st.ctime), (11, 8, t(3), t(3)));
+    assert_eq!(
+        (st.size, st.blocks, st.mtime, st.ctime),
+        (11, 8, t(3), t(3))
+    );
     let mut buf = [0u8; 5];
     assert_eq!(fs.read(f, 6, &mut buf).unwrap(), 5);
     assert_eq!(&buf, b"world");
@@ -1028,13 +1167,16 @@ fn truncate_shrink_then_extend_reads_zeros() {
     fs.write(f, 0, &[0xFF; 3 * 4096], t(3)).unwrap();
     fs.truncate(f, 5000, t(4)).unwrap();
     let st = fs.stat(f).unwrap();
-    assert_eq!((st.size, st.blocks, st.mtime, st.ctime), (5000, 16, t(4), t(4)));
+    assert_eq!(
+        (st.size, st.blocks, st.mtime, st.ctime),
+        (5000, 16, t(4), t(4))
+    );
     fs.truncate(f, 3 * 4096, t(5)).unwrap();
     let all = read_all(&fs, f);
     assert!(all[..5000].iter().all(|&b| b == 0xFF));
     assert!(all[5000..].iter().all(|&b| b == 0));
     assert_eq!(fs.stat(f).unwrap().blocks, 16); // growth allocates nothing
-    // Writing past EOF after a shrink also shows zeros in between.
+                                                // Writing past EOF after a shrink also shows zeros in between.
     fs.truncate(f, 100, t(6)).unwrap();
     fs.write(f, 200, b"z", t(6)).unwrap();
     let all = read_all(&fs, f);
@@ -1082,12 +1224,20 @@ fn chmod_and_times() {
     assert_eq!(fs.stat(d).unwrap().mode, S_IFDIR | 0o700);
     assert_eq!(e(fs.chmod(1234, 0o700, t(5))), Errno::ENOENT);
 
-    fs.set_times(f, Some(Timespec::new(100, 5)), None, t(6)).unwrap();
+    fs.set_times(f, Some(Timespec::new(100, 5)), None, t(6))
+        .unwrap();
     let st = fs.stat(f).unwrap();
-    assert_eq!((st.atime, st.mtime, st.ctime), (Timespec::new(100, 5), t(2), t(6)));
-    fs.set_times(f, None, Some(Timespec::new(200, 7)), t(7)).unwrap();
+    assert_eq!(
+        (st.atime, st.mtime, st.ctime),
+        (Timespec::new(100, 5), t(2), t(6))
+    );
+    fs.set_times(f, None, Some(Timespec::new(200, 7)), t(7))
+        .unwrap();
     let st = fs.stat(f).unwrap();
-    assert_eq!((st.atime, st.mtime, st.ctime), (Timespec::new(100, 5), Timespec::new(200, 7), t(7)));
+    assert_eq!(
+        (st.atime, st.mtime, st.ctime),
+        (Timespec::new(100, 5), Timespec::new(200, 7), t(7))
+    );
     fs.set_times(f, None, None, t(8)).unwrap();
     assert_eq!(fs.stat(f).unwrap().ctime, t(7));
     fs.set_times(f, Some(t(1)), Some(t(1)), t(9)).unwrap();
@@ -1183,14 +1333,19 @@ fn readdir_cookies_while_deleting_and_adding() {
     }
     create(&mut fs, "/d/n1");
     let (rest, _) = fs.readdir(d, cookie, 100).unwrap();
-    let rest: Vec<_> = rest.into_iter().map(|e| String::from_utf8(e.name).unwrap()).collect();
+    let rest: Vec<_> = rest
+        .into_iter()
+        .map(|e| String::from_utf8(e.name).unwrap())
+        .collect();
     assert_eq!(rest, ["f3", "f4", "f6", "f7", "f8", "f9", "n1"]);
     // Deleting everything while iterating one by one (like rm -r) visits each once.
     let mut cookie = 2;
     let mut seen = Vec::new();
     loop {
         let (ents, next) = fs.readdir(d, cookie, 1).unwrap();
-        let Some(ent) = ents.into_iter().next() else { break };
+        let Some(ent) = ents.into_iter().next() else {
+            break;
+        };
         fs.unlink(d, &ent.name, t(4)).unwrap();
         seen.push(String::from_utf8(ent.name).unwrap());
         cookie = next;
@@ -1221,7 +1376,10 @@ fn path_of_dirs() {
     assert_eq!(fs.path_of(c).unwrap(), b"/z/c");
     assert_eq!(fs.parent_of(b), Some(R));
     // path_of round-trips through lookup
-    assert_eq!(look(&fs, std::str::from_utf8(&fs.path_of(c).unwrap()).unwrap()).unwrap(), c);
+    assert_eq!(
+        look(&fs, std::str::from_utf8(&fs.path_of(c).unwrap()).unwrap()).unwrap(),
+        c
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -1282,7 +1440,9 @@ fn hash_is_deterministic_and_sensitive() {
 #[test]
 fn create_file_with_data_and_mkdir_all() {
     let mut fs = new_fs();
-    let f = fs.create_file_with_data(b"/bin/sub/prog", 0o755, b"\x7fELF....", t(10)).unwrap();
+    let f = fs
+        .create_file_with_data(b"/bin/sub/prog", 0o755, b"\x7fELF....", t(10))
+        .unwrap();
     assert_eq!(read_all(&fs, f), b"\x7fELF....");
     let st = fs.stat(f).unwrap();
     assert_eq!(st.mode, S_IFREG | 0o755);
@@ -1290,7 +1450,9 @@ fn create_file_with_data_and_mkdir_all() {
     let bin = look(&fs, "/bin").unwrap();
     assert_eq!(fs.stat(bin).unwrap().mode, S_IFDIR | 0o755);
     // Replacing contents
-    let f2 = fs.create_file_with_data(b"bin/sub/prog", 0o644, b"short", t(11)).unwrap();
+    let f2 = fs
+        .create_file_with_data(b"bin/sub/prog", 0o644, b"short", t(11))
+        .unwrap();
     assert_eq!(f, f2);
     assert_eq!(read_all(&fs, f), b"short");
     assert_eq!(fs.stat(f).unwrap().mode, S_IFREG | 0o644);
@@ -1299,14 +1461,28 @@ fn create_file_with_data_and_mkdir_all() {
     let x = fs.mkdir_all(b"/lbin/sub/x/y", 0o700, t(12)).unwrap();
     assert_eq!(fs.path_of(x).unwrap(), b"/bin/sub/x/y");
     assert_eq!(fs.mkdir_all(b"/", 0o700, t(12)).unwrap(), R);
-    assert_eq!(e(fs.mkdir_all(b"/bin/sub/prog/z", 0o700, t(12))), Errno::ENOTDIR);
+    assert_eq!(
+        e(fs.mkdir_all(b"/bin/sub/prog/z", 0o700, t(12))),
+        Errno::ENOTDIR
+    );
     assert_eq!(fs.stat(x).unwrap().mode, S_IFDIR | 0o700);
     let xp = look(&fs, "/bin/sub/x").unwrap();
     assert_eq!(fs.stat(xp).unwrap().mode, S_IFDIR | 0o755);
-    assert_eq!(e(fs.create_file_with_data(b"/bin", 0o644, b"", t(12))), Errno::EISDIR);
-    assert_eq!(e(fs.create_file_with_data(b"/bin/", 0o644, b"", t(12))), Errno::ENOENT);
-    assert_eq!(e(fs.create_file_with_data(b"", 0o644, b"", t(12))), Errno::ENOENT);
-    let top = fs.create_file_with_data(b"top", 0o600, b"t", t(12)).unwrap();
+    assert_eq!(
+        e(fs.create_file_with_data(b"/bin", 0o644, b"", t(12))),
+        Errno::EISDIR
+    );
+    assert_eq!(
+        e(fs.create_file_with_data(b"/bin/", 0o644, b"", t(12))),
+        Errno::ENOENT
+    );
+    assert_eq!(
+        e(fs.create_file_with_data(b"", 0o644, b"", t(12))),
+        Errno::ENOENT
+    );
+    let top = fs
+        .create_file_with_data(b"top", 0o600, b"t", t(12))
+        .unwrap();
     assert_eq!(look(&fs, "/top").unwrap(), top);
     check(&fs);
 }

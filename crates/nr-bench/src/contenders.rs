@@ -21,7 +21,13 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 5] = [Kind::Ours, Kind::Reference, Kind::RwLock, Kind::Mutex, Kind::DashMap];
+    pub const ALL: [Kind; 5] = [
+        Kind::Ours,
+        Kind::Reference,
+        Kind::RwLock,
+        Kind::Mutex,
+        Kind::DashMap,
+    ];
 
     /// Short name used in the table, the CSV and the plot.
     pub fn name(self) -> &'static str {
@@ -45,7 +51,9 @@ impl Kind {
     }
 
     pub fn parse(s: &str) -> Option<Kind> {
-        Kind::ALL.into_iter().find(|k| k.name().eq_ignore_ascii_case(s))
+        Kind::ALL
+            .into_iter()
+            .find(|k| k.name().eq_ignore_ascii_case(s))
     }
 }
 
@@ -187,12 +195,25 @@ pub fn replica_of(t: usize, replicas: usize) -> usize {
 }
 
 pub fn build_ours(keys: u64, replicas: usize, max_threads_per_replica: usize, log: LogCfg) -> Ours {
-    Ours { nr: nr::NodeReplicated::new(replicas, log.entries, max_threads_per_replica, |_| NrMap { map: prefilled(keys) }) }
+    Ours {
+        nr: nr::NodeReplicated::new(replicas, log.entries, max_threads_per_replica, |_| NrMap {
+            map: prefilled(keys),
+        }),
+    }
 }
 
 pub fn build_reference(keys: u64, replicas: usize, log: LogCfg) -> Reference {
     let l = Arc::new(node_replication::Log::<Write>::new(log.ref_bytes));
-    let replicas = (0..replicas).map(|_| node_replication::Replica::with_data(&l, NrMap { map: prefilled(keys) })).collect();
+    let replicas = (0..replicas)
+        .map(|_| {
+            node_replication::Replica::with_data(
+                &l,
+                NrMap {
+                    map: prefilled(keys),
+                },
+            )
+        })
+        .collect();
     Reference { _log: l, replicas }
 }
 
@@ -214,13 +235,22 @@ impl<B: KvBench> Runner for Inst<B> {
 
 /// Builds contender `kind` for a cell: prefilled with `keys` keys, `threads`
 /// handles registered (thread `t` on replica `replica_of(t, replicas)`).
-pub fn build(kind: Kind, keys: u64, threads: usize, replicas: usize, log: LogCfg) -> Box<dyn Runner> {
+pub fn build(
+    kind: Kind,
+    keys: u64,
+    threads: usize,
+    replicas: usize,
+    log: LogCfg,
+) -> Box<dyn Runner> {
     match kind {
         Kind::Ours => {
             let per = threads.div_ceil(replicas);
             let b = build_ours(keys, replicas, per, log);
             let handles = (0..threads)
-                .map(|t| b.nr.register(replica_of(t, replicas)).unwrap_or_else(|e| panic!("ours: register failed: {e:?}")))
+                .map(|t| {
+                    b.nr.register(replica_of(t, replicas))
+                        .unwrap_or_else(|e| panic!("ours: register failed: {e:?}"))
+                })
                 .collect();
             Box::new(Inst { b, handles })
         }
@@ -229,19 +259,31 @@ pub fn build(kind: Kind, keys: u64, threads: usize, replicas: usize, log: LogCfg
             let handles = (0..threads)
                 .map(|t| {
                     let r = replica_of(t, replicas);
-                    (r, b.replicas[r].register().expect("nr-0.1.1: register failed"))
+                    (
+                        r,
+                        b.replicas[r].register().expect("nr-0.1.1: register failed"),
+                    )
                 })
                 .collect();
             Box::new(Inst { b, handles })
         }
-        Kind::RwLock => Box::new(Inst { b: RwLock::new(prefilled(keys)), handles: vec![(); threads] }),
-        Kind::Mutex => Box::new(Inst { b: Mutex::new(prefilled(keys)), handles: vec![(); threads] }),
+        Kind::RwLock => Box::new(Inst {
+            b: RwLock::new(prefilled(keys)),
+            handles: vec![(); threads],
+        }),
+        Kind::Mutex => Box::new(Inst {
+            b: Mutex::new(prefilled(keys)),
+            handles: vec![(); threads],
+        }),
         Kind::DashMap => {
             let d = Dash::with_capacity_and_hasher(keys as usize, Default::default());
             for k in 0..keys {
                 d.insert(k, k);
             }
-            Box::new(Inst { b: d, handles: vec![(); threads] })
+            Box::new(Inst {
+                b: d,
+                handles: vec![(); threads],
+            })
         }
     }
 }
@@ -269,7 +311,11 @@ impl Sample {
     /// Throughput in million operations per second: the sum of the
     /// threads' own rates (each over its own measured interval).
     pub fn mops(&self) -> f64 {
-        self.per_thread.iter().map(|&(o, s)| if s > 0.0 { o as f64 / s } else { 0.0 }).sum::<f64>() / 1e6
+        self.per_thread
+            .iter()
+            .map(|&(o, s)| if s > 0.0 { o as f64 / s } else { 0.0 })
+            .sum::<f64>()
+            / 1e6
     }
 
     pub fn secs(&self) -> f64 {
@@ -322,7 +368,10 @@ fn run_timed<B: KvBench>(b: &B, handles: &[B::Handle], p: &RunParams) -> Sample 
             std::thread::sleep(p.duration);
             stop.store(true, Relaxed);
         }
-        threads.into_iter().map(|t| t.join().expect("benchmark thread panicked")).collect()
+        threads
+            .into_iter()
+            .map(|t| t.join().expect("benchmark thread panicked"))
+            .collect()
     });
     Sample { per_thread }
 }

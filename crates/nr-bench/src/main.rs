@@ -71,7 +71,9 @@ impl Cell {
 }
 
 fn list<T: std::str::FromStr>(s: &str, what: &str) -> Result<Vec<T>, String> {
-    s.split(',').map(|x| x.trim().parse().map_err(|_| format!("bad {what}: {x:?}"))).collect()
+    s.split(',')
+        .map(|x| x.trim().parse().map_err(|_| format!("bad {what}: {x:?}")))
+        .collect()
 }
 
 fn parse_args() -> Result<Config, String> {
@@ -97,7 +99,11 @@ fn parse_args() -> Result<Config, String> {
                 let ks: Option<Vec<Kind>> = v.split(',').map(|s| Kind::parse(s.trim())).collect();
                 contenders = Some(ks.ok_or_else(|| format!("bad --contenders {v:?}"))?);
             }
-            "--log-bytes" => log_bytes = val()?.parse().map_err(|e: std::num::ParseIntError| e.to_string())?,
+            "--log-bytes" => {
+                log_bytes = val()?
+                    .parse()
+                    .map_err(|e: std::num::ParseIntError| e.to_string())?
+            }
             "--profile-ops" => ops_limit = Some(val()?.parse::<u64>().map_err(|e| e.to_string())?),
             "--smoke" => smoke = true,
             "--no-plot" => plot = false,
@@ -109,13 +115,20 @@ fn parse_args() -> Result<Config, String> {
         }
     }
     let duration = Duration::from_millis(duration.unwrap_or(if smoke { 50 } else { 1000 }));
-    let warmup = warmup.map(Duration::from_millis).unwrap_or((duration / 5).min(Duration::from_millis(200)));
+    let warmup = warmup
+        .map(Duration::from_millis)
+        .unwrap_or((duration / 5).min(Duration::from_millis(200)));
     let repeats = repeats.unwrap_or(if smoke { 1 } else { 5 });
     let keys = keys.unwrap_or(if smoke { 10_000 } else { 1_000_000 });
     let threads = threads.unwrap_or_else(default_threads);
     let replicas = replicas.unwrap_or_else(|| vec![1, 2]);
     let writes = writes.unwrap_or_else(|| vec![0, 10, 100]);
-    if repeats == 0 || keys == 0 || threads.contains(&0) || replicas.contains(&0) || writes.iter().any(|&w| w > 100) {
+    if repeats == 0
+        || keys == 0
+        || threads.contains(&0)
+        || replicas.contains(&0)
+        || writes.iter().any(|&w| w > 100)
+    {
         return Err("repeats, keys, threads and replicas must be > 0 and writes <= 100".into());
     }
     if keys > 1 << 32 {
@@ -140,7 +153,9 @@ fn parse_args() -> Result<Config, String> {
 
 /// 1 and 2 always, then powers of two up to the core count, and the count.
 fn default_threads() -> Vec<usize> {
-    let n = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+    let n = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2);
     let mut v = vec![1, 2];
     let mut p = 4;
     while p <= n {
@@ -161,7 +176,11 @@ fn cells(cfg: &Config) -> Vec<Cell> {
                 continue;
             }
             for &write_pct in &cfg.writes {
-                v.push(Cell { threads, replicas, write_pct });
+                v.push(Cell {
+                    threads,
+                    replicas,
+                    write_pct,
+                });
             }
         }
     }
@@ -214,11 +233,20 @@ fn main() -> ExitCode {
             .iter()
             .map(|&k| contenders::build(k, cfg.keys, cell.threads, cell.replicas, cfg.log))
             .collect();
-        eprintln!("{tag} built {nc} contenders in {:.1}s", tb.elapsed().as_secs_f64());
+        eprintln!(
+            "{tag} built {nc} contenders in {:.1}s",
+            tb.elapsed().as_secs_f64()
+        );
         let base_seed = 0x5eed_0000_0000 ^ ((ci as u64) << 20);
         if !cfg.warmup.is_zero() {
             for inst in &insts {
-                let p = RunParams { keys: cfg.keys, write_pct: cell.write_pct, duration: cfg.warmup, seed: base_seed ^ 0xffff, ops_limit: None };
+                let p = RunParams {
+                    keys: cfg.keys,
+                    write_pct: cell.write_pct,
+                    duration: cfg.warmup,
+                    seed: base_seed ^ 0xffff,
+                    ops_limit: None,
+                };
                 inst.run(&p);
             }
         }
@@ -230,11 +258,30 @@ fn main() -> ExitCode {
             for j in 0..nc {
                 let i = if rep % 2 == 0 { j } else { nc - 1 - j };
                 let kind = cfg.contenders[i];
-                let p = RunParams { keys: cfg.keys, write_pct: cell.write_pct, duration: cfg.duration, seed: base_seed ^ rep as u64, ops_limit: cfg.ops_limit };
+                let p = RunParams {
+                    keys: cfg.keys,
+                    write_pct: cell.write_pct,
+                    duration: cfg.duration,
+                    seed: base_seed ^ rep as u64,
+                    ops_limit: cfg.ops_limit,
+                };
                 let s = insts[i].run(&p);
                 let mops = s.mops();
-                eprintln!("{tag} rep {}/{} {:<8} {:>8.3} Mops/s", rep + 1, cfg.repeats, kind.name(), mops);
-                records.push(Record { kind, cell, repeat: rep, ops: s.ops(), secs: s.secs(), mops });
+                eprintln!(
+                    "{tag} rep {}/{} {:<8} {:>8.3} Mops/s",
+                    rep + 1,
+                    cfg.repeats,
+                    kind.name(),
+                    mops
+                );
+                records.push(Record {
+                    kind,
+                    cell,
+                    repeat: rep,
+                    ops: s.ops(),
+                    secs: s.secs(),
+                    mops,
+                });
             }
         }
         drop(insts);
@@ -247,7 +294,13 @@ fn main() -> ExitCode {
     println!("{table}\n{targets}\n{mem}");
     println!("runtime: {elapsed:.1} s");
 
-    let files = match report::write_files(&cfg, &cells, &records, &summary, &format!("{table}\n{targets}\n{mem}\nruntime: {elapsed:.1} s\n")) {
+    let files = match report::write_files(
+        &cfg,
+        &cells,
+        &records,
+        &summary,
+        &format!("{table}\n{targets}\n{mem}\nruntime: {elapsed:.1} s\n"),
+    ) {
         Ok(f) => f,
         Err(e) => {
             eprintln!("nr-bench: writing results failed: {e}");

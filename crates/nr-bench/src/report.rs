@@ -26,8 +26,17 @@ fn stat(mut v: Vec<f64>) -> Option<Stat> {
     }
     v.sort_by(f64::total_cmp);
     let n = v.len();
-    let median = if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 };
-    Some(Stat { n, median, min: v[0], max: v[n - 1] })
+    let median = if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    };
+    Some(Stat {
+        n,
+        median,
+        min: v[0],
+        max: v[n - 1],
+    })
 }
 
 pub fn summarize(cfg: &Config, cells: &[Cell], records: &[Record]) -> Summary {
@@ -36,14 +45,25 @@ pub fn summarize(cfg: &Config, cells: &[Cell], records: &[Record]) -> Summary {
         .map(|c| {
             cfg.contenders
                 .iter()
-                .map(|&k| stat(records.iter().filter(|r| r.cell == *c && r.kind == k).map(|r| r.mops).collect()))
+                .map(|&k| {
+                    stat(
+                        records
+                            .iter()
+                            .filter(|r| r.cell == *c && r.kind == k)
+                            .map(|r| r.mops)
+                            .collect(),
+                    )
+                })
                 .collect()
         })
         .collect()
 }
 
 fn get(cfg: &Config, row: &[Option<Stat>], k: Kind) -> Option<Stat> {
-    cfg.contenders.iter().position(|&c| c == k).and_then(|i| row[i])
+    cfg.contenders
+        .iter()
+        .position(|&c| c == k)
+        .and_then(|i| row[i])
 }
 
 fn ratio(cfg: &Config, row: &[Option<Stat>], a: Kind, b: Kind) -> Option<f64> {
@@ -57,9 +77,20 @@ fn fmt_ratio(r: Option<f64>) -> String {
 /// Median over rounds of ours/reference measured in the same round (they
 /// run back to back), a noise-robust companion to the ratio of medians.
 pub fn paired_ratio(records: &[Record], cell: Cell) -> Option<f64> {
-    let one = |k: Kind, rep: usize| records.iter().find(|r| r.cell == cell && r.kind == k && r.repeat == rep).map(|r| r.mops);
-    let reps = records.iter().filter(|r| r.cell == cell).map(|r| r.repeat + 1).max()?;
-    let v: Vec<f64> = (0..reps).filter_map(|rep| Some(one(Kind::Ours, rep)? / one(Kind::Reference, rep)?)).collect();
+    let one = |k: Kind, rep: usize| {
+        records
+            .iter()
+            .find(|r| r.cell == cell && r.kind == k && r.repeat == rep)
+            .map(|r| r.mops)
+    };
+    let reps = records
+        .iter()
+        .filter(|r| r.cell == cell)
+        .map(|r| r.repeat + 1)
+        .max()?;
+    let v: Vec<f64> = (0..reps)
+        .filter_map(|rep| Some(one(Kind::Ours, rep)? / one(Kind::Reference, rep)?))
+        .collect();
     stat(v).map(|s| s.median)
 }
 
@@ -77,13 +108,27 @@ pub fn table(cfg: &Config, cells: &[Cell], s: &Summary, records: &[Record]) -> S
     for k in &cfg.contenders {
         let _ = write!(o, " | {:^23}", k.name());
     }
-    let _ = writeln!(o, " | {:>8} | {:>6} | {:>11}", "ours/ref", "paired", "ours/RwLock");
+    let _ = writeln!(
+        o,
+        " | {:>8} | {:>6} | {:>11}",
+        "ours/ref", "paired", "ours/RwLock"
+    );
     let width = o.lines().last().map_or(0, str::len);
     let _ = writeln!(o, "{}", "-".repeat(width));
     for (ci, c) in cells.iter().enumerate() {
-        let _ = write!(o, "{:<7} {:>2} {:>2} {:>4}", ci + 1, c.threads, c.replicas, c.write_pct);
+        let _ = write!(
+            o,
+            "{:<7} {:>2} {:>2} {:>4}",
+            ci + 1,
+            c.threads,
+            c.replicas,
+            c.write_pct
+        );
         for st in &s[ci] {
-            let v = st.map_or_else(|| "no number".to_string(), |t| format!("{:7.2} [{:.2}-{:.2}]", t.median, t.min, t.max));
+            let v = st.map_or_else(
+                || "no number".to_string(),
+                |t| format!("{:7.2} [{:.2}-{:.2}]", t.median, t.min, t.max),
+            );
             let _ = write!(o, " | {v:<23}");
         }
         let _ = writeln!(
@@ -118,21 +163,41 @@ pub fn targets(cfg: &Config, cells: &[Cell], s: &Summary) -> String {
             o,
             "  {} ours >= nr-0.1.1 in every cell (median){}",
             verdict(worse.is_empty()),
-            if worse.is_empty() { String::new() } else { format!(": below in {}", worse.join(", ")) }
+            if worse.is_empty() {
+                String::new()
+            } else {
+                format!(": below in {}", worse.join(", "))
+            }
         );
     }
     // 2. 10 % writes, 2 threads, 2 replicas: >= 1.2x reference.
-    let find = |t, r, w| cells.iter().position(|c| *c == Cell { threads: t, replicas: r, write_pct: w });
+    let find = |t, r, w| {
+        cells.iter().position(|c| {
+            *c == Cell {
+                threads: t,
+                replicas: r,
+                write_pct: w,
+            }
+        })
+    };
     match find(2, 2, 10).and_then(|i| ratio(cfg, &s[i], Kind::Ours, Kind::Reference)) {
         Some(r) => {
-            let _ = writeln!(o, "  {} 2T/2R/10%w ours >= 1.2x nr-0.1.1: {r:.2}x", verdict(r >= 1.2));
+            let _ = writeln!(
+                o,
+                "  {} 2T/2R/10%w ours >= 1.2x nr-0.1.1: {r:.2}x",
+                verdict(r >= 1.2)
+            );
         }
         None => o.push_str("  n/a     2T/2R/10%w ours >= 1.2x nr-0.1.1 (not measured)\n"),
     }
     // 3. 1 thread, 0 % writes: within 10 % of RwLock<HashMap>.
     match find(1, 1, 0).and_then(|i| ratio(cfg, &s[i], Kind::Ours, Kind::RwLock)) {
         Some(r) => {
-            let _ = writeln!(o, "  {} 1T/1R/0%w ours >= 0.9x RwLock<HashMap>: {r:.2}x", verdict(r >= 0.9));
+            let _ = writeln!(
+                o,
+                "  {} 1T/1R/0%w ours >= 0.9x RwLock<HashMap>: {r:.2}x",
+                verdict(r >= 0.9)
+            );
         }
         None => o.push_str("  n/a     1T/1R/0%w ours within 10% of RwLock (not measured)\n"),
     }
@@ -170,7 +235,11 @@ pub fn memory_report(cfg: &Config) -> String {
         mib(map_bytes),
         cfg.log.entries
     );
-    let _ = writeln!(o, "  {:<9} {:>2} {:>14} {:>12}   {:>14} {:>12}", "contender", "R", "total B", "total", "minus R maps", "");
+    let _ = writeln!(
+        o,
+        "  {:<9} {:>2} {:>14} {:>12}   {:>14} {:>12}",
+        "contender", "R", "total B", "total", "minus R maps", ""
+    );
     let mut replicas = cfg.replicas.clone();
     replicas.sort_unstable();
     replicas.dedup();
@@ -192,14 +261,29 @@ pub fn memory_report(cfg: &Config) -> String {
                 _ => continue,
             };
             let rest = bytes - r as isize * map_bytes;
-            let _ = writeln!(o, "  {:<9} {:>2} {:>14} {:>12}   {:>14} {:>12}", k.name(), r, bytes, mib(bytes), rest, mib(rest));
+            let _ = writeln!(
+                o,
+                "  {:<9} {:>2} {:>14} {:>12}   {:>14} {:>12}",
+                k.name(),
+                r,
+                bytes,
+                mib(bytes),
+                rest,
+                mib(rest)
+            );
         }
     }
     o.push_str("  ('minus R maps' = log + NR bookkeeping: total minus R prefilled maps)\n");
     o
 }
 
-pub fn write_files(cfg: &Config, cells: &[Cell], records: &[Record], s: &Summary, text: &str) -> std::io::Result<Vec<PathBuf>> {
+pub fn write_files(
+    cfg: &Config,
+    cells: &[Cell],
+    records: &[Record],
+    s: &Summary,
+    text: &str,
+) -> std::io::Result<Vec<PathBuf>> {
     std::fs::create_dir_all(&cfg.out)?;
     let mut files = Vec::new();
 
@@ -226,7 +310,8 @@ pub fn write_files(cfg: &Config, cells: &[Cell], records: &[Record], s: &Summary
     let mut csv = String::from("threads,replicas,write_pct,contender,n,median_mops,min_mops,max_mops,ratio_to_ref,paired_ours_ref\n");
     for (ci, c) in cells.iter().enumerate() {
         for (ki, k) in cfg.contenders.iter().enumerate() {
-            let rr = ratio(cfg, &s[ci], *k, Kind::Reference).map_or_else(String::new, |r| format!("{r:.4}"));
+            let rr = ratio(cfg, &s[ci], *k, Kind::Reference)
+                .map_or_else(String::new, |r| format!("{r:.4}"));
             let pr = paired_ratio(records, *c).map_or_else(String::new, |r| format!("{r:.4}"));
             match s[ci][ki] {
                 Some(t) => {
@@ -244,7 +329,14 @@ pub fn write_files(cfg: &Config, cells: &[Cell], records: &[Record], s: &Summary
                     );
                 }
                 None => {
-                    let _ = writeln!(csv, "{},{},{},{},0,,,,,", c.threads, c.replicas, c.write_pct, k.name());
+                    let _ = writeln!(
+                        csv,
+                        "{},{},{},{},0,,,,,",
+                        c.threads,
+                        c.replicas,
+                        c.write_pct,
+                        k.name()
+                    );
                 }
             }
         }
@@ -300,17 +392,28 @@ fn color(k: Kind) -> plotters::style::RGBColor {
 
 /// Grouped bars (median) with min-max whiskers: one panel per write ratio,
 /// one group per threads/replicas pair, ours/ref ratio above each group.
-pub fn plot(cfg: &Config, cells: &[Cell], s: &Summary, path: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
+pub fn plot(
+    cfg: &Config,
+    cells: &[Cell],
+    s: &Summary,
+    path: &std::path::Path,
+) -> Result<(), Box<dyn std::error::Error>> {
     use plotters::prelude::*;
     use plotters::style::{register_font, FontStyle};
 
     // Embedded DejaVu Sans: no system fonts needed.
-    register_font("sans-serif", FontStyle::Normal, dejavu::sans::regular()).map_err(|_| "invalid embedded font")?;
-    register_font("sans-serif", FontStyle::Bold, dejavu::sans::bold()).map_err(|_| "invalid embedded font")?;
+    register_font("sans-serif", FontStyle::Normal, dejavu::sans::regular())
+        .map_err(|_| "invalid embedded font")?;
+    register_font("sans-serif", FontStyle::Bold, dejavu::sans::bold())
+        .map_err(|_| "invalid embedded font")?;
 
     let mut writes = cfg.writes.clone();
     writes.dedup();
-    let groups = cells.iter().filter(|c| c.write_pct == writes[0]).count().max(1);
+    let groups = cells
+        .iter()
+        .filter(|c| c.write_pct == writes[0])
+        .count()
+        .max(1);
     let panel_w = (140 + 90 * groups as u32).max(420);
     let root = BitMapBackend::new(path, (panel_w * writes.len() as u32, 560)).into_drawing_area();
     root.fill(&WHITE)?;
@@ -333,7 +436,9 @@ pub fn plot(cfg: &Config, cells: &[Cell], s: &Summary, path: &std::path::Path) -
     }
     let panels = body.split_evenly((1, writes.len()));
     for (&w, area) in writes.iter().zip(panels.iter()) {
-        let idx: Vec<usize> = (0..cells.len()).filter(|&i| cells[i].write_pct == w).collect();
+        let idx: Vec<usize> = (0..cells.len())
+            .filter(|&i| cells[i].write_pct == w)
+            .collect();
         let n = idx.len();
         let ymax = idx
             .iter()
@@ -341,7 +446,10 @@ pub fn plot(cfg: &Config, cells: &[Cell], s: &Summary, path: &std::path::Path) -
             .fold(0.0f64, f64::max)
             .max(1e-3)
             * 1.18;
-        let labels: Vec<String> = idx.iter().map(|&i| format!("{}T/{}R", cells[i].threads, cells[i].replicas)).collect();
+        let labels: Vec<String> = idx
+            .iter()
+            .map(|&i| format!("{}T/{}R", cells[i].threads, cells[i].replicas))
+            .collect();
         let mut chart = ChartBuilder::on(area)
             .caption(format!("{w}% writes"), ("sans-serif", 18))
             .margin(12)
@@ -376,7 +484,10 @@ pub fn plot(cfg: &Config, cells: &[Cell], s: &Summary, path: &std::path::Path) -
                 .filter_map(|(g, &i)| s[i][j].map(|t| (g, t)))
                 .map(|(g, t)| {
                     let x0 = g as f64 - 0.4 + j as f64 * bw;
-                    Rectangle::new([(x0 + bw * 0.05, 0.0), (x0 + bw * 0.95, t.median)], col.filled())
+                    Rectangle::new(
+                        [(x0 + bw * 0.05, 0.0), (x0 + bw * 0.95, t.median)],
+                        col.filled(),
+                    )
                 })
                 .collect();
             chart.draw_series(bars)?;
@@ -395,7 +506,13 @@ pub fn plot(cfg: &Config, cells: &[Cell], s: &Summary, path: &std::path::Path) -
             .iter()
             .enumerate()
             .filter_map(|(g, &i)| ratio(cfg, &s[i], Kind::Ours, Kind::Reference).map(|r| (g, r)))
-            .map(|(g, r)| Text::new(format!("ours/ref {r:.2}x"), (g as f64 - 0.4, ymax * 0.97), ("sans-serif", 13)))
+            .map(|(g, r)| {
+                Text::new(
+                    format!("ours/ref {r:.2}x"),
+                    (g as f64 - 0.4, ymax * 0.97),
+                    ("sans-serif", 13),
+                )
+            })
             .collect();
         chart.draw_series(texts)?;
     }

@@ -50,7 +50,10 @@ impl OpGen {
     pub fn new(keys: u64, write_pct: u32) -> Self {
         assert!(keys > 0 && keys <= 1 << 32, "--keys must be in 1..=2^32");
         assert!(write_pct <= 100);
-        OpGen { keys, write_threshold: (u64::from(write_pct) << 32) / 100 }
+        OpGen {
+            keys,
+            write_threshold: (u64::from(write_pct) << 32) / 100,
+        }
     }
 
     #[inline(always)]

@@ -43,7 +43,10 @@ pub struct LogConfig {
 
 impl Default for LogConfig {
     fn default() -> Self {
-        Self { entries: DEFAULT_LOG_ENTRIES, max_replicas: DEFAULT_MAX_REPLICAS }
+        Self {
+            entries: DEFAULT_LOG_ENTRIES,
+            max_replicas: DEFAULT_MAX_REPLICAS,
+        }
     }
 }
 
@@ -78,9 +81,14 @@ pub enum ReplicaError {
 impl fmt::Display for ReplicaError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::TooManyReplicas { max } => write!(f, "log already has its maximum of {max} replicas"),
+            Self::TooManyReplicas { max } => {
+                write!(f, "log already has its maximum of {max} replicas")
+            }
             Self::LogAlreadyAdvanced => {
-                write!(f, "log entries were already garbage-collected; a new replica cannot catch up")
+                write!(
+                    f,
+                    "log entries were already garbage-collected; a new replica cannot catch up"
+                )
             }
         }
     }
@@ -164,7 +172,10 @@ impl<Op> Log<Op> {
     /// A log of `entries` slots (rounded up to a power of two) for at most
     /// [`DEFAULT_MAX_REPLICAS`] replicas.
     pub fn new(entries: usize) -> Self {
-        Self::with_config(LogConfig { entries, ..LogConfig::default() })
+        Self::with_config(LogConfig {
+            entries,
+            ..LogConfig::default()
+        })
     }
 
     /// A log with the given geometry.
@@ -172,17 +183,29 @@ impl<Op> Log<Op> {
     /// # Panics
     /// If `config.max_replicas` is 0.
     pub fn with_config(config: LogConfig) -> Self {
-        assert!(config.max_replicas > 0, "a log needs room for at least one replica");
+        assert!(
+            config.max_replicas > 0,
+            "a log needs room for at least one replica"
+        );
         let len = config.entries.max(1).next_power_of_two();
         let entries: Vec<Entry<Op>> = (0..len)
             .map(|_| Entry {
                 alive: AtomicBool::new(false),
-                data: UnsafeCell::new(EntryData { op: None, replica: usize::MAX }),
+                data: UnsafeCell::new(EntryData {
+                    op: None,
+                    replica: usize::MAX,
+                }),
             })
             .collect();
-        let ltails: Vec<_> =
-            (0..config.max_replicas).map(|_| CachePadded(AtomicUsize::new(0))).collect();
-        let members = (0..config.max_replicas).map(|_| Member { active: false, helper: None }).collect();
+        let ltails: Vec<_> = (0..config.max_replicas)
+            .map(|_| CachePadded(AtomicUsize::new(0)))
+            .collect();
+        let members = (0..config.max_replicas)
+            .map(|_| Member {
+                active: false,
+                helper: None,
+            })
+            .collect();
         Self {
             entries: entries.into_boxed_slice(),
             mask: len - 1,
@@ -208,7 +231,8 @@ impl<Op> Log<Op> {
 
     /// Number of replicas currently registered (not yet dropped).
     pub fn num_replicas(&self) -> usize {
-        self.registry.with(|m| m.iter().filter(|m| m.active).count())
+        self.registry
+            .with(|m| m.iter().filter(|m| m.active).count())
     }
 
     /// Oldest logical index still kept (entries below were applied everywhere).
@@ -246,7 +270,9 @@ impl<Op> Log<Op> {
             let id = members
                 .iter()
                 .position(|m| !m.active && m.helper.is_none())
-                .ok_or(ReplicaError::TooManyReplicas { max: self.ltails.len() })?;
+                .ok_or(ReplicaError::TooManyReplicas {
+                    max: self.ltails.len(),
+                })?;
             members[id].active = true;
             Ok(id)
         })
@@ -254,7 +280,8 @@ impl<Op> Log<Op> {
 
     /// Publishes how to help replica `id`.
     pub(crate) fn attach(&self, id: usize, helper: Helper<Op>) {
-        self.registry.with(|members| members[id].helper = Some(helper));
+        self.registry
+            .with(|members| members[id].helper = Some(helper));
     }
 
     /// Removes replica `id` (on drop): it no longer holds back `head`. Its id
@@ -316,13 +343,16 @@ impl<Op> Log<Op> {
             (*p).op = Some(op);
             (*p).replica = replica;
         });
-        e.alive.store(alive_value(idx, self.shift), Ordering::Release);
+        e.alive
+            .store(alive_value(idx, self.shift), Ordering::Release);
     }
 
     /// Whether entry `idx` (which must be reserved, i.e. `< tail`) is filled.
     #[inline(always)]
     pub(crate) fn is_filled(&self, idx: usize) -> bool {
-        self.entries[slot_of(idx, self.mask)].alive.load(Ordering::Acquire)
+        self.entries[slot_of(idx, self.mask)]
+            .alive
+            .load(Ordering::Acquire)
             == alive_value(idx, self.shift)
     }
 
@@ -350,30 +380,28 @@ impl<Op> Log<Op> {
         // Other replicas only read it concurrently.
         e.data.with(|p| unsafe {
             let d = &*p;
-            f(d.op.as_ref().expect("filled log entry has an op"), d.replica)
+            f(
+                d.op.as_ref().expect("filled log entry has an op"),
+                d.replica,
+            )
         })
     }
 
     /// Moves `head` to the minimum local tail; if that is still below
     /// `target`, also returns the id and helper of a replica at the minimum
     /// (the laggard), or `prefer` itself if it is also below `target`.
-    pub(crate) fn collect(
-        &self,
-        target: usize,
-        prefer: usize,
-    ) -> (usize, Option<Laggard<Op>>) {
+    pub(crate) fn collect(&self, target: usize, prefer: usize) -> (usize, Option<Laggard<Op>>) {
         self.registry.with(|members| {
             let (head, laggard) = self.advance_head_locked(members);
             if head >= target {
                 return (head, None);
             }
-            let laggard = if members[prefer].active
-                && self.ltails[prefer].load(Ordering::Acquire) < target
-            {
-                prefer
-            } else {
-                laggard.expect("head below target implies an active replica at the minimum")
-            };
+            let laggard =
+                if members[prefer].active && self.ltails[prefer].load(Ordering::Acquire) < target {
+                    prefer
+                } else {
+                    laggard.expect("head below target implies an active replica at the minimum")
+                };
             (head, Some((laggard, members[laggard].helper.clone())))
         })
     }
@@ -418,16 +446,25 @@ mod tests {
         assert_eq!(Log::<u8>::new(1).size(), 1);
         assert_eq!(Log::<u8>::new(5).size(), 8);
         assert_eq!(Log::<u8>::new(64).size(), 64);
-        let l = Log::<u8>::with_config(LogConfig { entries: 3, max_replicas: 3 });
+        let l = Log::<u8>::with_config(LogConfig {
+            entries: 3,
+            max_replicas: 3,
+        });
         assert_eq!((l.size(), l.max_replicas()), (4, 3));
     }
 
     #[test]
     fn replica_ids_and_limits() {
-        let l = Log::<u8>::with_config(LogConfig { entries: 4, max_replicas: 2 });
+        let l = Log::<u8>::with_config(LogConfig {
+            entries: 4,
+            max_replicas: 2,
+        });
         assert_eq!(l.reserve_replica(), Ok(0));
         assert_eq!(l.reserve_replica(), Ok(1));
-        assert_eq!(l.reserve_replica(), Err(ReplicaError::TooManyReplicas { max: 2 }));
+        assert_eq!(
+            l.reserve_replica(),
+            Err(ReplicaError::TooManyReplicas { max: 2 })
+        );
         assert_eq!(l.num_replicas(), 2);
         l.deregister(1);
         assert_eq!(l.num_replicas(), 1);
@@ -437,7 +474,10 @@ mod tests {
     /// many laps, every entry read back with the right op, `head` follows.
     #[test]
     fn wraps_around_many_times() {
-        let l = Log::<usize>::with_config(LogConfig { entries: 8, max_replicas: 1 });
+        let l = Log::<usize>::with_config(LogConfig {
+            entries: 8,
+            max_replicas: 1,
+        });
         let r = l.reserve_replica().unwrap();
         let mut next = 0;
         for round in 0..500 {
@@ -446,7 +486,10 @@ mod tests {
                 Ok(s) => s,
                 Err(needed) => {
                     let (head, laggard) = l.collect(needed, r);
-                    assert!(laggard.is_none() && head >= needed, "one up-to-date replica never lags");
+                    assert!(
+                        laggard.is_none() && head >= needed,
+                        "one up-to-date replica never lags"
+                    );
                     l.try_reserve(n).unwrap()
                 }
             };
@@ -471,7 +514,10 @@ mod tests {
     /// names the laggard; once it catches up, `head` moves.
     #[test]
     fn full_log_names_laggard_then_gc_moves_head() {
-        let l = Log::<u32>::with_config(LogConfig { entries: 4, max_replicas: 2 });
+        let l = Log::<u32>::with_config(LogConfig {
+            entries: 4,
+            max_replicas: 2,
+        });
         let (a, b) = (l.reserve_replica().unwrap(), l.reserve_replica().unwrap());
         for i in 0..4 {
             let s = l.try_reserve(1).unwrap();
@@ -497,7 +543,10 @@ mod tests {
 
     #[test]
     fn late_replica_rejected_after_gc() {
-        let l = Log::<u32>::with_config(LogConfig { entries: 2, max_replicas: 2 });
+        let l = Log::<u32>::with_config(LogConfig {
+            entries: 2,
+            max_replicas: 2,
+        });
         let a = l.reserve_replica().unwrap();
         let s = l.try_reserve(2).unwrap();
         l.fill(s, 0, a);

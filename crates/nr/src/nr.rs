@@ -90,7 +90,10 @@ where
     /// one by one with [`Replica::new`] and assemble them with
     /// [`NodeReplicated::from_replicas`].
     pub fn new_log(num_replicas: usize, log_entries: usize) -> Arc<Log<D::WriteOperation>> {
-        Arc::new(Log::with_config(LogConfig { entries: log_entries, max_replicas: num_replicas }))
+        Arc::new(Log::with_config(LogConfig {
+            entries: log_entries,
+            max_replicas: num_replicas,
+        }))
     }
 
     /// Assembles separately constructed replicas of one log (in any order).
@@ -121,7 +124,9 @@ where
         let id = r.id();
         if id != self.replicas.len() {
             // Can only happen if someone else also creates replicas on our log.
-            return Err(ReplicaError::TooManyReplicas { max: self.log.max_replicas() });
+            return Err(ReplicaError::TooManyReplicas {
+                max: self.log.max_replicas(),
+            });
         }
         self.replicas.push(r);
         Ok(id)
@@ -159,7 +164,10 @@ where
     pub fn register(&self, replica: usize) -> Result<ThreadToken, RegisterError> {
         self.replicas
             .get(replica)
-            .ok_or(RegisterError::NoSuchReplica { replica, replicas: self.replicas.len() })?
+            .ok_or(RegisterError::NoSuchReplica {
+                replica,
+                replicas: self.replicas.len(),
+            })?
             .register()
     }
 

@@ -75,7 +75,10 @@ impl fmt::Display for RegisterError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::TooManyThreads { max } => {
-                write!(f, "replica already has its maximum of {max} registered threads")
+                write!(
+                    f,
+                    "replica already has its maximum of {max} registered threads"
+                )
             }
             Self::NoSuchReplica { replica, replicas } => {
                 write!(f, "no replica {replica} (there are {replicas})")
@@ -157,7 +160,10 @@ struct CombinerCounters {
 /// Relaxed increment of a counter with a single writer at a time (no RMW).
 #[inline(always)]
 fn bump(c: &StatCounter, by: usize) {
-    c.store(c.load(Ordering::Relaxed).wrapping_add(by), Ordering::Relaxed);
+    c.store(
+        c.load(Ordering::Relaxed).wrapping_add(by),
+        Ordering::Relaxed,
+    );
 }
 
 /// Scratch space of the combiner, preallocated so combining never allocates.
@@ -308,14 +314,24 @@ where
     /// [`RegisterError::TooManyThreads`] past `max_threads` registrations.
     pub fn register(&self) -> Result<ThreadToken, RegisterError> {
         match self.data.register() {
-            Some(id) => Ok(ThreadToken { replica: self.id, tid: id.index() - 1 }),
-            None => Err(RegisterError::TooManyThreads { max: self.max_threads }),
+            Some(id) => Ok(ThreadToken {
+                replica: self.id,
+                tid: id.index() - 1,
+            }),
+            None => Err(RegisterError::TooManyThreads {
+                max: self.max_threads,
+            }),
         }
     }
 
     #[inline(always)]
     fn check_token(&self, tkn: ThreadToken) {
-        assert!(tkn.replica == self.id, "token of replica {} used on replica {}", tkn.replica, self.id);
+        assert!(
+            tkn.replica == self.id,
+            "token of replica {} used on replica {}",
+            tkn.replica,
+            self.id
+        );
     }
 
     /// Executes a read-only operation on this replica.
@@ -335,7 +351,8 @@ where
         if self.data.stamp().load(Ordering::Acquire) < ctail {
             self.read_catch_up(ctail, tkn.tid);
         }
-        self.data.read(ReaderId::from_index(tkn.tid + 1), |d| d.dispatch(op))
+        self.data
+            .read(ReaderId::from_index(tkn.tid + 1), |d| d.dispatch(op))
     }
 
     /// Slow path of a read: apply the log up to `ctail`, unless someone else
@@ -365,7 +382,10 @@ where
     /// If `tkn` was not registered with this replica.
     pub fn execute_mut(&self, op: D::WriteOperation, tkn: ThreadToken) -> D::Response {
         self.check_token(tkn);
-        assert!(tkn.tid < self.registered_threads(), "unregistered thread token");
+        assert!(
+            tkn.tid < self.registered_threads(),
+            "unregistered thread token"
+        );
         let slot = &self.slots[tkn.tid];
         let mut backoff = Backoff::new();
         while slot
@@ -549,7 +569,9 @@ where
                         let tid = tids[i - start];
                         // SAFETY: the slot is POSTED and its op is in our
                         // batch: only we touch `resp` until we set DONE.
-                        self.slots[tid].resp.with_mut(|p| unsafe { *p = Some(resp) });
+                        self.slots[tid]
+                            .resp
+                            .with_mut(|p| unsafe { *p = Some(resp) });
                     }
                 }
             }

@@ -95,8 +95,9 @@ unsafe impl<T: Send> Send for DistRwLock<T> {}
 impl<T> DistRwLock<T> {
     /// Creates a lock around `data` with room for `max_readers` reader slots.
     pub fn new(max_readers: usize, data: T) -> Self {
-        let readers: Vec<CachePadded<AtomicUsize>> =
-            (0..max_readers).map(|_| CachePadded(AtomicUsize::new(0))).collect();
+        let readers: Vec<CachePadded<AtomicUsize>> = (0..max_readers)
+            .map(|_| CachePadded(AtomicUsize::new(0)))
+            .collect();
         Self {
             line: CachePadded(WriterLine {
                 writer: AtomicBool::new(false),
@@ -139,13 +140,18 @@ impl<T> DistRwLock<T> {
     /// If `id` was not registered on this lock.
     #[inline]
     pub fn read<R>(&self, id: ReaderId, f: impl FnOnce(&T) -> R) -> R {
-        assert!(id.0 < self.line.active.load(Ordering::Acquire), "unregistered reader id");
+        assert!(
+            id.0 < self.line.active.load(Ordering::Acquire),
+            "unregistered reader id"
+        );
         let slot = &self.readers[id.0];
         // Fast path: one CAS on our own line and one load of the
         // read-mostly writer line.
         let v = slot.load(Ordering::Relaxed);
         let entered = v & 1 == 0
-            && slot.compare_exchange(v, v + 1, Ordering::Acquire, Ordering::Relaxed).is_ok();
+            && slot
+                .compare_exchange(v, v + 1, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok();
         if !entered || self.line.writer.load(Ordering::Acquire) {
             self.read_slow(slot, entered.then_some(v));
         }
@@ -185,7 +191,9 @@ impl<T> DistRwLock<T> {
                 // An odd value: another thread uses the same reader id; take
                 // turns.
                 if v & 1 == 0
-                    && slot.compare_exchange(v, v + 1, Ordering::Acquire, Ordering::Relaxed).is_ok()
+                    && slot
+                        .compare_exchange(v, v + 1, Ordering::Acquire, Ordering::Relaxed)
+                        .is_ok()
                 {
                     if !self.line.writer.load(Ordering::Acquire) {
                         return;
@@ -200,7 +208,9 @@ impl<T> DistRwLock<T> {
     /// Number of read critical sections completed with slot `id` (0 for an
     /// unregistered id). Sections still running are not counted.
     pub fn reads(&self, id: ReaderId) -> usize {
-        self.readers.get(id.0).map_or(0, |s| s.load(Ordering::Relaxed) / 2)
+        self.readers
+            .get(id.0)
+            .map_or(0, |s| s.load(Ordering::Relaxed) / 2)
     }
 
     /// Runs `f` with exclusive access to the data.
@@ -235,7 +245,9 @@ impl<T> DistRwLock<T> {
                 // last reader's section happen before ours.
                 let v = slot.load(Ordering::Relaxed);
                 if v & 1 == 0
-                    && slot.compare_exchange(v, v, Ordering::AcqRel, Ordering::Relaxed).is_ok()
+                    && slot
+                        .compare_exchange(v, v, Ordering::AcqRel, Ordering::Relaxed)
+                        .is_ok()
                 {
                     break;
                 }
@@ -295,7 +307,12 @@ mod tests {
         l.write(|d| *d = 8);
         assert_eq!(l.read(b, |d| *d), 8);
         assert_eq!(
-            (l.reads(a), l.reads(b), l.reads(ReaderId(2)), l.reads(ReaderId(9))),
+            (
+                l.reads(a),
+                l.reads(b),
+                l.reads(ReaderId(2)),
+                l.reads(ReaderId(9))
+            ),
             (5, 1, 0, 0)
         );
         assert_eq!(l.stamp().load(Ordering::Relaxed), 0);

@@ -99,7 +99,10 @@ fn full_log_with_idle_replica_makes_progress() {
     let s0 = nr.stats(0);
     let s1 = nr.stats(1);
     assert!(s0.log_full > 0, "the log must have filled up: {s0:?}");
-    assert!(s0.helps_given > 0 && s1.helped_by_others == s0.helps_given, "{s0:?} {s1:?}");
+    assert!(
+        s0.helps_given > 0 && s1.helped_by_others == s0.helps_given,
+        "{s0:?} {s1:?}"
+    );
     // Garbage collection kept up: the idle replica is at most a log behind.
     let log = nr.log();
     assert!(log.tail() - log.local_tail(1) <= log.size());
@@ -161,7 +164,10 @@ fn combining_delivers_each_response_to_its_thread() {
     let mut all = Vec::new();
     for h in hs {
         let seen = h.join().unwrap();
-        assert!(seen.windows(2).all(|w| w[0] < w[1]), "per-thread responses out of order");
+        assert!(
+            seen.windows(2).all(|w| w[0] < w[1]),
+            "per-thread responses out of order"
+        );
         all.extend(seen);
     }
     all.sort_unstable();
@@ -206,8 +212,17 @@ fn register_limit_and_errors() {
     let t = nr.register(0).unwrap();
     assert_eq!(t.thread_id(), 1);
     assert_eq!(t.replica_id(), 0);
-    assert_eq!(nr.register(0), Err(RegisterError::TooManyThreads { max: 2 }));
-    assert_eq!(nr.register(5), Err(RegisterError::NoSuchReplica { replica: 5, replicas: 2 }));
+    assert_eq!(
+        nr.register(0),
+        Err(RegisterError::TooManyThreads { max: 2 })
+    );
+    assert_eq!(
+        nr.register(5),
+        Err(RegisterError::NoSuchReplica {
+            replica: 5,
+            replicas: 2
+        })
+    );
     assert_eq!(nr.replica(1).registered_threads(), 0);
     assert!(std::format!("{}", RegisterError::TooManyThreads { max: 2 }).contains('2'));
 }
@@ -224,16 +239,29 @@ fn token_of_other_replica_panics() {
 fn separately_built_replicas_assemble() {
     let log = NodeReplicated::<Map>::new_log(3, 8);
     // Build "on each node", in any order.
-    let mut rs: Vec<_> =
-        (0..3).map(|_| Replica::new(log.clone(), Map::default(), 2).unwrap()).collect();
-    assert!(Replica::new(log.clone(), Map::default(), 2).is_err(), "only 3 replicas fit");
+    let mut rs: Vec<_> = (0..3)
+        .map(|_| Replica::new(log.clone(), Map::default(), 2).unwrap())
+        .collect();
+    assert!(
+        Replica::new(log.clone(), Map::default(), 2).is_err(),
+        "only 3 replicas fit"
+    );
     rs.reverse();
-    let other = Arc::new(Log::with_config(LogConfig { entries: 8, max_replicas: 1 }));
+    let other = Arc::new(Log::with_config(LogConfig {
+        entries: 8,
+        max_replicas: 1,
+    }));
     let foreign = Replica::new(other, Map::default(), 1).unwrap();
     let mut mixed = rs.clone();
     mixed.push(foreign);
-    assert_eq!(NodeReplicated::from_replicas(mixed).err(), Some(AssembleError::DifferentLogs));
-    assert_eq!(NodeReplicated::<Map>::from_replicas(Vec::new()).err(), Some(AssembleError::Empty));
+    assert_eq!(
+        NodeReplicated::from_replicas(mixed).err(),
+        Some(AssembleError::DifferentLogs)
+    );
+    assert_eq!(
+        NodeReplicated::<Map>::from_replicas(Vec::new()).err(),
+        Some(AssembleError::Empty)
+    );
     assert_eq!(
         NodeReplicated::from_replicas(rs[..2].to_vec()).err(),
         Some(AssembleError::IdsNotContiguous)

@@ -149,7 +149,11 @@ fn check_linearizable(init: Regs, history: &[Event]) -> Result<(), String> {
     for e in history {
         assert!(e.inv < e.res, "response before invocation: {e:?}");
     }
-    let all = if history.len() == 64 { u64::MAX } else { (1u64 << history.len()) - 1 };
+    let all = if history.len() == 64 {
+        u64::MAX
+    } else {
+        (1u64 << history.len()) - 1
+    };
     let mut seen = HashSet::new();
     if search(history, all, 0, init, &mut seen) {
         Ok(())
@@ -178,7 +182,11 @@ fn search(h: &[Event], all: u64, done: u64, state: Regs, seen: &mut HashSet<(u64
     }
     // An operation may go next iff it was invoked before every remaining
     // operation returned (no remaining operation precedes it).
-    let min_res = (0..h.len()).filter(|&i| done & (1 << i) == 0).map(|i| h[i].res).min().unwrap();
+    let min_res = (0..h.len())
+        .filter(|&i| done & (1 << i) == 0)
+        .map(|i| h[i].res)
+        .min()
+        .unwrap();
     for i in 0..h.len() {
         if done & (1 << i) != 0 || h[i].inv > min_res {
             continue;
@@ -220,12 +228,21 @@ struct Config {
 /// between rounds and at the end.
 fn run(cfg: &Config) {
     let threads = cfg.placement.len();
-    let per_replica =
-        (0..cfg.replicas).map(|r| cfg.placement.iter().filter(|&&p| p == r).count()).max().unwrap();
-    let nr = Arc::new(NodeReplicated::new(cfg.replicas, cfg.log_entries, per_replica, |_| {
-        Regs::default()
-    }));
-    let tokens: Vec<_> = cfg.placement.iter().map(|&r| nr.register(r).unwrap()).collect();
+    let per_replica = (0..cfg.replicas)
+        .map(|r| cfg.placement.iter().filter(|&&p| p == r).count())
+        .max()
+        .unwrap();
+    let nr = Arc::new(NodeReplicated::new(
+        cfg.replicas,
+        cfg.log_entries,
+        per_replica,
+        |_| Regs::default(),
+    ));
+    let tokens: Vec<_> = cfg
+        .placement
+        .iter()
+        .map(|&r| nr.register(r).unwrap())
+        .collect();
     let clock = Arc::new(AtomicU64::new(1));
     let barrier = Arc::new(Barrier::new(threads + 1));
     let round_log = Arc::new(Mutex::new(Vec::<Event>::new()));
@@ -235,8 +252,13 @@ fn run(cfg: &Config) {
         .iter()
         .enumerate()
         .map(|(t, &tkn)| {
-            let (nr, clock, barrier, round_log, arrived) =
-                (nr.clone(), clock.clone(), barrier.clone(), round_log.clone(), arrived.clone());
+            let (nr, clock, barrier, round_log, arrived) = (
+                nr.clone(),
+                clock.clone(),
+                barrier.clone(),
+                round_log.clone(),
+                arrived.clone(),
+            );
             let (rounds, ops, seed) = (cfg.rounds, cfg.ops_per_thread, cfg.seed);
             thread::spawn(move || {
                 let mut writes = 0u64;
@@ -284,7 +306,13 @@ fn run(cfg: &Config) {
                         };
                         let res = clock.fetch_add(1, Ordering::AcqRel);
                         writes += u64::from(matches!(op, Op::Put(..) | Op::FetchAdd(..)));
-                        mine.push(Event { thread: t, op, resp, inv, res });
+                        mine.push(Event {
+                            thread: t,
+                            op,
+                            resp,
+                            inv,
+                            res,
+                        });
                     }
                     round_log.lock().unwrap().extend(mine);
                     barrier.wait();
@@ -307,16 +335,25 @@ fn run(cfg: &Config) {
         overlapping += history
             .iter()
             .filter(|a| {
-                history.iter().any(|b| b.thread != a.thread && b.inv < a.res && a.inv < b.res)
+                history
+                    .iter()
+                    .any(|b| b.thread != a.thread && b.inv < a.res && a.inv < b.res)
             })
             .count();
         if let Err(report) = check_linearizable(state, &history) {
-            panic!("round {round} of {} replicas / {threads} threads: {report}", cfg.replicas);
+            panic!(
+                "round {round} of {} replicas / {threads} threads: {report}",
+                cfg.replicas
+            );
         }
         // The next round starts from the state every replica now agrees on.
         state = nr.with_data(0, |d| *d);
         for r in 1..cfg.replicas {
-            assert_eq!(nr.with_data(r, |d| *d), state, "replica {r} diverged after round {round}");
+            assert_eq!(
+                nr.with_data(r, |d| *d),
+                state,
+                "replica {r} diverged after round {round}"
+            );
         }
     }
     let writes: u64 = workers.into_iter().map(|w| w.join().unwrap()).sum();
@@ -333,11 +370,22 @@ fn run(cfg: &Config) {
     let appended: usize = (0..cfg.replicas).map(|r| nr.stats(r).ops_appended).sum();
     assert_eq!(appended as u64, writes);
     let reads: usize = (0..cfg.replicas).map(|r| nr.stats(r).reads).sum();
-    assert_eq!(reads as u64 + writes, (cfg.rounds * threads * cfg.ops_per_thread) as u64);
+    assert_eq!(
+        reads as u64 + writes,
+        (cfg.rounds * threads * cfg.ops_per_thread) as u64
+    );
     for r in 0..cfg.replicas {
         nr.sync(r);
-        assert_eq!(log.local_tail(r), log.tail(), "replica {r} not caught up after sync");
-        assert_eq!(nr.with_data(r, |d| *d), state, "replica {r} diverged at the end");
+        assert_eq!(
+            log.local_tail(r),
+            log.tail(),
+            "replica {r} not caught up after sync"
+        );
+        assert_eq!(
+            nr.with_data(r, |d| *d),
+            state,
+            "replica {r} diverged at the end"
+        );
     }
     let full: usize = (0..cfg.replicas).map(|r| nr.stats(r).log_full).sum();
     eprintln!(
@@ -391,7 +439,13 @@ fn three_replicas_one_idle_log_8() {
 // ---- the checker itself -----------------------------------------------------
 
 fn ev(thread: usize, op: Op, resp: Resp, inv: u64, res: u64) -> Event {
-    Event { thread, op, resp, inv, res }
+    Event {
+        thread,
+        op,
+        resp,
+        inv,
+        res,
+    }
 }
 
 #[test]
@@ -404,7 +458,10 @@ fn checker_accepts_overlapping_and_sequential_histories() {
     assert!(check_linearizable(z, &h).is_ok());
     // A get overlapping a put may see either value.
     for seen in [0, 5] {
-        let h = [ev(0, Put(0, 5), Val(0), 1, 4), ev(1, Get(0), Val(seen), 2, 3)];
+        let h = [
+            ev(0, Put(0, 5), Val(0), 1, 4),
+            ev(1, Get(0), Val(seen), 2, 3),
+        ];
         assert!(check_linearizable(z, &h).is_ok(), "saw {seen}");
     }
     // Overlapping fetch_adds in the order opposite to their invocations.
@@ -433,12 +490,18 @@ fn checker_rejects_lost_update_and_torn_snapshot() {
     use Resp::*;
     let z = Regs::default();
     // Two concurrent fetch_adds both saw 0: one update was lost.
-    let h = [ev(0, FetchAdd(0, 1), Val(0), 1, 4), ev(1, FetchAdd(0, 1), Val(0), 2, 3)];
+    let h = [
+        ev(0, FetchAdd(0, 1), Val(0), 1, 4),
+        ev(1, FetchAdd(0, 1), Val(0), 2, 3),
+    ];
     assert!(check_linearizable(z, &h).is_err());
     // Two reads go back in time: once a reader saw the new value, a later
     // reader (on another replica) must not see the old one.
-    let h =
-        [ev(0, Put(0, 7), Val(0), 1, 10), ev(1, Get(0), Val(7), 2, 3), ev(2, Get(0), Val(0), 4, 5)];
+    let h = [
+        ev(0, Put(0, 7), Val(0), 1, 10),
+        ev(1, Get(0), Val(7), 2, 3),
+        ev(2, Get(0), Val(0), 4, 5),
+    ];
     assert!(check_linearizable(z, &h).is_err());
     // A snapshot that shows the second of two sequential puts but not the
     // first is torn.

@@ -115,7 +115,11 @@ fn all_equal(nr: &NodeReplicated<Counter>, expect_writes: usize) {
     let first = nr.with_data(0, Counter::clone);
     assert_eq!(first.writes, expect_writes);
     for r in 1..nr.num_replicas() {
-        assert_eq!(nr.with_data(r, Counter::clone), first, "replica {r} diverged");
+        assert_eq!(
+            nr.with_data(r, Counter::clone),
+            first,
+            "replica {r} diverged"
+        );
     }
 }
 
@@ -305,7 +309,10 @@ fn small_log_wraps_and_fills() {
 #[test]
 fn full_log_lagging_and_idle_replicas() {
     check(2, 4, || {
-        let log = std::sync::Arc::new(Log::with_config(LogConfig { entries: 1, max_replicas: 3 }));
+        let log = std::sync::Arc::new(Log::with_config(LogConfig {
+            entries: 1,
+            max_replicas: 3,
+        }));
         let r0 = Replica::new(log.clone(), Counter::default(), 1).unwrap();
         let r1 = Replica::new(log.clone(), Counter::default(), 1).unwrap();
         let _r2 = Replica::new(log.clone(), Counter::default(), 0).unwrap();
@@ -361,7 +368,11 @@ fn reads_are_monotonic_across_replicas() {
     check(3, 4, || {
         let nr = Arc::new(NodeReplicated::new(2, 2, 2, |_| Counter::default()));
         let seen = Arc::new(AtomicUsize::new(0));
-        let (t0, tc, t1) = (nr.register(0).unwrap(), nr.register(0).unwrap(), nr.register(1).unwrap());
+        let (t0, tc, t1) = (
+            nr.register(0).unwrap(),
+            nr.register(0).unwrap(),
+            nr.register(1).unwrap(),
+        );
         let writer = {
             let nr = nr.clone();
             thread::spawn(move || nr.execute_mut(W::Add(1), t0))
@@ -377,7 +388,11 @@ fn reads_are_monotonic_across_replicas() {
         let s = seen.load(Ordering::Acquire);
         let v = nr.execute(R::Get, tc);
         if s > 0 {
-            assert!(v + 1 >= s, "read on replica 0 went back in time: {v} < {}", s - 1);
+            assert!(
+                v + 1 >= s,
+                "read on replica 0 went back in time: {v} < {}",
+                s - 1
+            );
         }
         assert_eq!(writer.join().unwrap(), 1);
         b.join().unwrap();

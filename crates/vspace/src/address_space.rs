@@ -807,7 +807,10 @@ impl<M: FrameMemory> AddressSpace<M> {
         if !is_aligned(start) {
             return Err(Errno::EINVAL);
         }
-        let end = start.checked_add(len).and_then(page_up).ok_or(Errno::EINVAL)?;
+        let end = start
+            .checked_add(len)
+            .and_then(page_up)
+            .ok_or(Errno::EINVAL)?;
         // Like Linux: a range reaching past the user address space is
         // invalid (and must not discard everything above `start`).
         if end > self.layout.end {
@@ -857,8 +860,11 @@ impl<M: FrameMemory> AddressSpace<M> {
             }
         }
         let mut frames = Vec::new();
-        let ranges: Vec<(u64, u64, bool)> =
-            self.vmas.values().map(|v| (v.start, v.end, v.kind == VmaKind::Shared)).collect();
+        let ranges: Vec<(u64, u64, bool)> = self
+            .vmas
+            .values()
+            .map(|v| (v.start, v.end, v.kind == VmaKind::Shared))
+            .collect();
         for (start, end, shared) in ranges {
             if shared {
                 frames.extend(self.pt.leaves_in(start, end).map(|(_, pa, _)| pa));

@@ -30,7 +30,9 @@ fn read(reg: u32) -> u32 {
         cpu::rdmsr(0x800 + (reg >> 4)) as u32
     } else {
         // SAFETY: MMIO points at the mapped, uncached local APIC page.
-        unsafe { core::ptr::read_volatile((MMIO.load(Ordering::Relaxed) + u64::from(reg)) as *const u32) }
+        unsafe {
+            core::ptr::read_volatile((MMIO.load(Ordering::Relaxed) + u64::from(reg)) as *const u32)
+        }
     }
 }
 
@@ -40,7 +42,12 @@ fn write(reg: u32, v: u32) {
         unsafe { cpu::wrmsr(0x800 + (reg >> 4), u64::from(v)) };
     } else {
         // SAFETY: as in `read`.
-        unsafe { core::ptr::write_volatile((MMIO.load(Ordering::Relaxed) + u64::from(reg)) as *mut u32, v) };
+        unsafe {
+            core::ptr::write_volatile(
+                (MMIO.load(Ordering::Relaxed) + u64::from(reg)) as *mut u32,
+                v,
+            )
+        };
     }
 }
 
@@ -167,5 +174,8 @@ pub fn calibrate() {
 pub fn start_timer() {
     write(REG_TIMER_DIV, 0x3);
     write(REG_LVT_TIMER, (1 << 17) | u32::from(traps::VEC_TIMER));
-    write(REG_TIMER_INIT, TICKS_PER_MS.load(Ordering::Relaxed) * TIMER_PERIOD_MS);
+    write(
+        REG_TIMER_INIT,
+        TICKS_PER_MS.load(Ordering::Relaxed) * TIMER_PERIOD_MS,
+    );
 }

@@ -27,7 +27,11 @@ struct NodeHeap {
 }
 
 static NODES: [NodeHeap; MAX_NODES] = [const {
-    NodeHeap { heap: Mutex::new(Heap::empty()), start: AtomicU64::new(0), end: AtomicU64::new(0) }
+    NodeHeap {
+        heap: Mutex::new(Heap::empty()),
+        start: AtomicU64::new(0),
+        end: AtomicU64::new(0),
+    }
 }; MAX_NODES];
 static NODES_READY: AtomicBool = AtomicBool::new(false);
 
@@ -41,14 +45,25 @@ pub fn init_early() {
     let mut h = EARLY.lock();
     if !EARLY_INIT.swap(true, Ordering::SeqCst) {
         // SAFETY: EARLY_MEM is used by nothing else, and initialised once.
-        unsafe { h.init(core::ptr::addr_of_mut!(EARLY_MEM) as *mut u8, EARLY_HEAP_SIZE) };
+        unsafe {
+            h.init(
+                core::ptr::addr_of_mut!(EARLY_MEM) as *mut u8,
+                EARLY_HEAP_SIZE,
+            )
+        };
     }
 }
 
 /// Give node `node` a heap of `pages` contiguous frames obtained from
 /// `alloc_contiguous` (frames that will never be returned).
-pub fn add_node_heap(node: usize, pages: u64, alloc_contiguous: impl FnOnce(u64) -> Option<u64>) -> bool {
-    let Some(paddr) = alloc_contiguous(pages) else { return false };
+pub fn add_node_heap(
+    node: usize,
+    pages: u64,
+    alloc_contiguous: impl FnOnce(u64) -> Option<u64>,
+) -> bool {
+    let Some(paddr) = alloc_contiguous(pages) else {
+        return false;
+    };
     let start = paging::phys_to_virt(paddr);
     let size = pages * paging::PAGE_SIZE;
     let nh = &NODES[node];
@@ -73,7 +88,9 @@ pub fn node_usage(node: usize) -> (usize, usize) {
 
 /// Node whose heap holds `addr`, if any.
 pub fn node_of(addr: u64) -> Option<usize> {
-    NODES.iter().position(|n| addr >= n.start.load(Ordering::Relaxed) && addr < n.end.load(Ordering::Relaxed))
+    NODES.iter().position(|n| {
+        addr >= n.start.load(Ordering::Relaxed) && addr < n.end.load(Ordering::Relaxed)
+    })
 }
 
 fn preferred_node() -> Option<usize> {
@@ -102,7 +119,10 @@ unsafe impl GlobalAlloc for KernelAllocator {
                 }
             }
         }
-        EARLY.lock().allocate_first_fit(layout).map_or(core::ptr::null_mut(), |p| p.as_ptr())
+        EARLY
+            .lock()
+            .allocate_first_fit(layout)
+            .map_or(core::ptr::null_mut(), |p| p.as_ptr())
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {

@@ -21,7 +21,10 @@ pub fn boot_stack_bounds() -> (u64, u64) {
         static bsp_boot_stack_bottom: u8;
         static bsp_boot_stack_top: u8;
     }
-    (core::ptr::addr_of!(bsp_boot_stack_bottom) as u64, core::ptr::addr_of!(bsp_boot_stack_top) as u64)
+    (
+        core::ptr::addr_of!(bsp_boot_stack_bottom) as u64,
+        core::ptr::addr_of!(bsp_boot_stack_top) as u64,
+    )
 }
 
 /// Reads physical memory through the direct map, bounded to the ranges
@@ -33,7 +36,9 @@ pub struct DirectMap {
 
 impl PhysRead for DirectMap {
     fn read(&self, paddr: u64, buf: &mut [u8]) -> bool {
-        let Some(end) = paddr.checked_add(buf.len() as u64) else { return false };
+        let Some(end) = paddr.checked_add(buf.len() as u64) else {
+            return false;
+        };
         if end > self.limit {
             return false;
         }
@@ -41,7 +46,11 @@ impl PhysRead for DirectMap {
         // the kernel's) map in the direct map; reads of RAM/ROM have no side
         // effects.
         unsafe {
-            core::ptr::copy_nonoverlapping(paging::phys_to_virt(paddr) as *const u8, buf.as_mut_ptr(), buf.len())
+            core::ptr::copy_nonoverlapping(
+                paging::phys_to_virt(paddr) as *const u8,
+                buf.as_mut_ptr(),
+                buf.len(),
+            )
         };
         true
     }
@@ -72,9 +81,10 @@ pub fn new_frame_allocator(
     use platform::frames;
     let words = frames::bitmap_words_needed(ranges);
     let bytes = ((words as u64 * 8) + paging::PAGE_SIZE - 1) & !(paging::PAGE_SIZE - 1);
-    let (start, _) = ranges.iter().map(|&(s, e)| ((s + 4095) & !4095, e & !4095)).find(|&(s, e)| {
-        e > s && e - s >= bytes && s + bytes <= limit
-    })?;
+    let (start, _) = ranges
+        .iter()
+        .map(|&(s, e)| ((s + 4095) & !4095, e & !4095))
+        .find(|&(s, e)| e > s && e - s >= bytes && s + bytes <= limit)?;
     // SAFETY: [start, start + bytes) is RAM of this node, below `limit` so
     // direct-mapped, and is reserved in the allocator right below, so nothing
     // else will ever own it.
@@ -94,7 +104,9 @@ pub fn trigger_page_fault() -> u64 {
 /// Read a user page from the kernel on purpose (the `smap` test): with
 /// SMAP on, this faults.
 pub fn trigger_smap_fault() -> u64 {
-    let Some(va) = paging::enter_user_test_space() else { return 0 };
+    let Some(va) = paging::enter_user_test_space() else {
+        return 0;
+    };
     // SAFETY: not safe at all: with SMAP the read faults by design and the
     // exception handler ends the run; without SMAP it reads our own page.
     unsafe { core::ptr::read_volatile(va as *const u64) }
@@ -103,7 +115,9 @@ pub fn trigger_smap_fault() -> u64 {
 /// Execute code in a user page from the kernel on purpose (the `smep`
 /// test): with SMEP on, the instruction fetch faults.
 pub fn trigger_smep_fault() -> u64 {
-    let Some(va) = paging::enter_user_test_space() else { return 0 };
+    let Some(va) = paging::enter_user_test_space() else {
+        return 0;
+    };
     // SAFETY: not safe at all: with SMEP the fetch faults by design; without
     // it the page holds `ret` instructions and the call returns.
     let f: extern "C" fn() = unsafe { core::mem::transmute(va as *const ()) };

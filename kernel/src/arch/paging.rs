@@ -144,9 +144,21 @@ pub fn init_kernel_tables(ram: &[(u64, u64)], alloc: FrameSource<'_>) -> Option<
         }
     }
     let sections = [
-        (core::ptr::addr_of!(__text_start), core::ptr::addr_of!(__text_end), g),
-        (core::ptr::addr_of!(__rodata_start), core::ptr::addr_of!(__rodata_end), flags::NX | g),
-        (core::ptr::addr_of!(__data_start), core::ptr::addr_of!(__data_end), flags::W | flags::NX | g),
+        (
+            core::ptr::addr_of!(__text_start),
+            core::ptr::addr_of!(__text_end),
+            g,
+        ),
+        (
+            core::ptr::addr_of!(__rodata_start),
+            core::ptr::addr_of!(__rodata_end),
+            flags::NX | g,
+        ),
+        (
+            core::ptr::addr_of!(__data_start),
+            core::ptr::addr_of!(__data_end),
+            flags::W | flags::NX | g,
+        ),
     ];
     for (start, end, fl) in sections {
         let mut va = start as u64;
@@ -245,14 +257,24 @@ pub fn alloc_stack(pages: u64, alloc: FrameSource<'_>) -> Option<KernelStack> {
     let root = KERNEL_ROOT.lock();
     for i in 0..pages {
         let f = alloc()?;
-        map_4k(*root, bottom + i * PAGE_SIZE, f, flags::W | flags::NX | flags::G, alloc)?;
+        map_4k(
+            *root,
+            bottom + i * PAGE_SIZE,
+            f,
+            flags::W | flags::NX | flags::G,
+            alloc,
+        )?;
     }
-    Some(KernelStack { bottom, top: bottom + pages * PAGE_SIZE })
+    Some(KernelStack {
+        bottom,
+        top: bottom + pages * PAGE_SIZE,
+    })
 }
 
 /// Whether `va` lies in a guard page of the kernel-stack area.
 pub fn is_stack_guard(va: u64) -> bool {
-    va >= KSTACK_BASE && (va - KSTACK_BASE) % KSTACK_SLOT < PAGE_SIZE
+    va >= KSTACK_BASE
+        && (va - KSTACK_BASE) % KSTACK_SLOT < PAGE_SIZE
         && (va - KSTACK_BASE) / KSTACK_SLOT < NEXT_STACK_SLOT.load(Ordering::Relaxed)
 }
 
@@ -293,8 +315,14 @@ pub mod frame {
     use super::{phys_to_virt, PAGE_SIZE};
 
     fn check(pa: u64, offset: usize, len: usize) -> u64 {
-        assert!(pa % PAGE_SIZE == 0 && offset + len <= PAGE_SIZE as usize, "bad frame access {pa:#x}+{offset}");
-        assert!(crate::mem::node_of_frame(pa).is_some(), "frame {pa:#x} is not RAM");
+        assert!(
+            pa % PAGE_SIZE == 0 && offset + len <= PAGE_SIZE as usize,
+            "bad frame access {pa:#x}+{offset}"
+        );
+        assert!(
+            crate::mem::node_of_frame(pa).is_some(),
+            "frame {pa:#x} is not RAM"
+        );
         phys_to_virt(pa) + offset as u64
     }
 
@@ -330,7 +358,10 @@ pub mod frame {
 
     /// Copy the whole frame `src` into frame `dst`.
     pub fn copy(src: u64, dst: u64) {
-        let (s, d) = (check(src, 0, PAGE_SIZE as usize), check(dst, 0, PAGE_SIZE as usize));
+        let (s, d) = (
+            check(src, 0, PAGE_SIZE as usize),
+            check(dst, 0, PAGE_SIZE as usize),
+        );
         assert!(src != dst, "frame copy onto itself");
         // SAFETY: two distinct whole frames of RAM owned by the caller.
         unsafe { core::ptr::copy_nonoverlapping(s as *const u8, d as *mut u8, PAGE_SIZE as usize) }

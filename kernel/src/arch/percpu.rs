@@ -178,7 +178,8 @@ pub fn init(id: usize, apic_id: u32, node: usize, stacks: &CoreStacks) {
     pc.node.store(node, Ordering::Relaxed);
     pc.stack_bottom.store(stacks.main.bottom, Ordering::Relaxed);
     pc.stack_top.store(stacks.main.top, Ordering::Relaxed);
-    pc.self_ptr.store(pc as *const PerCore as u64, Ordering::Relaxed);
+    pc.self_ptr
+        .store(pc as *const PerCore as u64, Ordering::Relaxed);
 
     // SAFETY: only this core touches its own TSS/GDT, before going online.
     let tss = unsafe { &mut *pc.tss.get() };
@@ -207,7 +208,10 @@ pub fn init(id: usize, apic_id: u32, node: usize, stacks: &CoreStacks) {
         limit: u16,
         base: u64,
     }
-    let ptr = Pointer { limit: (7 * 8 - 1) as u16, base: gdt.as_ptr() as u64 };
+    let ptr = Pointer {
+        limit: (7 * 8 - 1) as u16,
+        base: gdt.as_ptr() as u64,
+    };
     // SAFETY: the GDT is valid and lives forever; reloading CS via a far
     // return and the data selectors keeps the flat kernel segments.
     unsafe {
@@ -234,7 +238,11 @@ pub fn init(id: usize, apic_id: u32, node: usize, stacks: &CoreStacks) {
     super::user::init_core();
     let (smep, smap) = super::cpu::enable_protection();
     if id == 0 {
-        log::info!("memory protection: NX, WP, SMEP {}, SMAP {}", if smep { "on" } else { "off (not offered)" }, if smap { "on" } else { "off (not offered)" });
+        log::info!(
+            "memory protection: NX, WP, SMEP {}, SMAP {}",
+            if smep { "on" } else { "off (not offered)" },
+            if smap { "on" } else { "off (not offered)" }
+        );
     }
     GS_READY.store(true, Ordering::Release);
 }

@@ -20,7 +20,11 @@ pub fn init() {
 }
 
 /// Bytes received on COM1 and not yet consumed.
-static INPUT: Mutex<InputRing> = Mutex::new(InputRing { buf: [0; INPUT_SIZE], head: 0, len: 0 });
+static INPUT: Mutex<InputRing> = Mutex::new(InputRing {
+    buf: [0; INPUT_SIZE],
+    head: 0,
+    len: 0,
+});
 const INPUT_SIZE: usize = 4096;
 
 struct InputRing {
@@ -33,7 +37,9 @@ struct InputRing {
 /// the timer interrupt and by readers; never blocks (skips if the ring is
 /// busy).
 pub fn poll_input() {
-    let Some(mut ring) = INPUT.try_lock() else { return };
+    let Some(mut ring) = INPUT.try_lock() else {
+        return;
+    };
     // Line status register bit 0: data ready.
     while super::cpu::inb(COM1 + 5) & 1 != 0 {
         ARRIVED.store(true, core::sync::atomic::Ordering::Release);

@@ -33,7 +33,12 @@ pub fn install_trampoline() {
 
 /// Start the core with APIC id `apic_id` on `stack`, calling `entry(arg)`.
 /// Returns when the core has called `mark_online`, or false after a timeout.
-pub fn start_core(apic_id: u32, core_id: usize, stack: paging::KernelStack, entry: extern "C" fn(u64) -> !) -> bool {
+pub fn start_core(
+    apic_id: u32,
+    core_id: usize,
+    stack: paging::KernelStack,
+    entry: extern "C" fn(u64) -> !,
+) -> bool {
     // SAFETY: the trampoline parameters live in the copied trampoline page,
     // which no other core uses while we start this one.
     unsafe {
@@ -57,13 +62,21 @@ fn post(target: usize, call: &percpu::Call) {
     let slot = &percpu::core(target).mailbox;
     let ptr = call as *const percpu::Call as *mut percpu::Call;
     while slot
-        .compare_exchange(core::ptr::null_mut(), ptr, Ordering::AcqRel, Ordering::Relaxed)
+        .compare_exchange(
+            core::ptr::null_mut(),
+            ptr,
+            Ordering::AcqRel,
+            Ordering::Relaxed,
+        )
         .is_err()
     {
         service_mailbox();
         core::hint::spin_loop();
     }
-    apic::send_ipi(percpu::core(target).apic_id.load(Ordering::Relaxed), traps::VEC_CALL);
+    apic::send_ipi(
+        percpu::core(target).apic_id.load(Ordering::Relaxed),
+        traps::VEC_CALL,
+    );
 }
 
 fn wait(call: &percpu::Call) {
@@ -77,7 +90,10 @@ fn new_call(f: &(dyn Fn() + Sync)) -> percpu::Call {
     // SAFETY: only the lifetime is erased; every caller waits for the call
     // to be done before `f` goes out of scope.
     let func: &'static (dyn Fn() + Sync) = unsafe { core::mem::transmute(f) };
-    percpu::Call { func, done: AtomicBool::new(false) }
+    percpu::Call {
+        func,
+        done: AtomicBool::new(false),
+    }
 }
 
 /// Run `f` on core `target` (in its interrupt context) and wait for it to
@@ -95,7 +111,9 @@ pub fn run_on(target: usize, f: &(dyn Fn() + Sync)) {
 
 /// Run a call posted to this core, if any.
 pub fn service_mailbox() {
-    let p = percpu::current().mailbox.swap(core::ptr::null_mut(), Ordering::AcqRel);
+    let p = percpu::current()
+        .mailbox
+        .swap(core::ptr::null_mut(), Ordering::AcqRel);
     if !p.is_null() {
         // SAFETY: the poster keeps `Call` (and the closure it points to)
         // alive until it sees `done`.

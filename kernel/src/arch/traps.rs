@@ -145,7 +145,10 @@ pub fn load_idt() {
                     | (((h >> 16) & 0xffff) << 48);
                 let high = h >> 32;
                 // SAFETY: written once under IDT_LOCK before any core loads it.
-                unsafe { (*core::ptr::addr_of_mut!(IDT)).0[v] = u128::from(low) | (u128::from(high) << 64) };
+                unsafe {
+                    (*core::ptr::addr_of_mut!(IDT)).0[v] =
+                        u128::from(low) | (u128::from(high) << 64)
+                };
             }
             IDT_BUILT.store(true, Ordering::Release);
         }
@@ -155,19 +158,47 @@ pub fn load_idt() {
         limit: u16,
         base: u64,
     }
-    let ptr = Pointer { limit: (256 * 16 - 1) as u16, base: core::ptr::addr_of!(IDT) as u64 };
+    let ptr = Pointer {
+        limit: (256 * 16 - 1) as u16,
+        base: core::ptr::addr_of!(IDT) as u64,
+    };
     // SAFETY: the IDT is fully built and lives forever.
     unsafe { core::arch::asm!("lidt [{}]", in(reg) &ptr, options(nostack)) };
 }
 
 const EXCEPTION_NAMES: [&str; 32] = [
-    "divide error", "debug", "NMI", "breakpoint", "overflow", "bound range",
-    "invalid opcode", "device not available", "double fault", "coprocessor overrun",
-    "invalid TSS", "segment not present", "stack-segment fault", "general protection fault",
-    "page fault", "reserved", "x87 floating point", "alignment check", "machine check",
-    "SIMD floating point", "virtualization", "control protection", "reserved", "reserved",
-    "reserved", "reserved", "reserved", "reserved", "hypervisor injection",
-    "VMM communication", "security", "reserved",
+    "divide error",
+    "debug",
+    "NMI",
+    "breakpoint",
+    "overflow",
+    "bound range",
+    "invalid opcode",
+    "device not available",
+    "double fault",
+    "coprocessor overrun",
+    "invalid TSS",
+    "segment not present",
+    "stack-segment fault",
+    "general protection fault",
+    "page fault",
+    "reserved",
+    "x87 floating point",
+    "alignment check",
+    "machine check",
+    "SIMD floating point",
+    "virtualization",
+    "control protection",
+    "reserved",
+    "reserved",
+    "reserved",
+    "reserved",
+    "reserved",
+    "reserved",
+    "hypervisor injection",
+    "VMM communication",
+    "security",
+    "reserved",
 ];
 
 #[no_mangle]
@@ -243,11 +274,16 @@ fn exception(frame: &TrapFrame) -> ! {
 /// the current core's main kernel stack.
 pub fn print_backtrace(rip: u64, mut rbp: u64) {
     let pc = percpu::current();
-    let (lo, hi) = match (pc.stack_bottom.load(Ordering::Relaxed), pc.stack_top.load(Ordering::Relaxed)) {
+    let (lo, hi) = match (
+        pc.stack_bottom.load(Ordering::Relaxed),
+        pc.stack_top.load(Ordering::Relaxed),
+    ) {
         (0, _) => super::boot_stack_bounds(),
         b => b,
     };
-    serial::write_fmt_unlocked(format_args!("    stack trace (addr2line -e kernel):\n      {rip:#018x}\n"));
+    serial::write_fmt_unlocked(format_args!(
+        "    stack trace (addr2line -e kernel):\n      {rip:#018x}\n"
+    ));
     for _ in 0..16 {
         if rbp < lo || rbp + 16 > hi || rbp % 8 != 0 {
             break;

@@ -91,9 +91,23 @@ impl UserContext {
     /// A fresh context that starts at `rip` with stack pointer `rsp`.
     pub fn new(rip: u64, rsp: u64) -> Self {
         UserContext {
-            r15: 0, r14: 0, r13: 0, r12: 0, r11: 0, r10: 0, r9: 0, r8: 0,
-            rbp: 0, rdi: 0, rsi: 0, rdx: 0, rcx: 0, rbx: 0, rax: 0,
-            vector: 0, error_code: 0,
+            r15: 0,
+            r14: 0,
+            r13: 0,
+            r12: 0,
+            r11: 0,
+            r10: 0,
+            r9: 0,
+            r8: 0,
+            rbp: 0,
+            rdi: 0,
+            rsi: 0,
+            rdx: 0,
+            rcx: 0,
+            rbx: 0,
+            rax: 0,
+            vector: 0,
+            error_code: 0,
             rip,
             cs: u64::from(sel::UCODE),
             rflags: RFLAGS_IF,
@@ -114,7 +128,11 @@ pub enum Exit {
     Syscall,
     /// A CPU exception in user mode: vector, error code and (for page
     /// faults) the faulting address.
-    Exception { vector: u8, error_code: u64, cr2: u64 },
+    Exception {
+        vector: u8,
+        error_code: u64,
+        cr2: u64,
+    },
     /// A device or inter-processor interrupt arrived while user code ran
     /// (already acknowledged and handled).
     Interrupt(u8),
@@ -279,8 +297,16 @@ pub fn enter(ctx: &mut UserContext, after_syscall: bool) -> Exit {
     if !is_user_canonical(ctx.rip) {
         ctx.rip = 0;
     }
-    ctx.fs_base = if is_user_canonical(ctx.fs_base) { ctx.fs_base } else { 0 };
-    ctx.gs_base = if is_user_canonical(ctx.gs_base) { ctx.gs_base } else { 0 };
+    ctx.fs_base = if is_user_canonical(ctx.fs_base) {
+        ctx.fs_base
+    } else {
+        0
+    };
+    ctx.gs_base = if is_user_canonical(ctx.gs_base) {
+        ctx.gs_base
+    } else {
+        0
+    };
     let sysret = after_syscall && ctx.vector == SYSCALL_VECTOR && is_user_canonical(ctx.rip);
     if sysret {
         ctx.rcx = ctx.rip;
@@ -317,7 +343,11 @@ pub fn enter(ctx: &mut UserContext, after_syscall: bool) -> Exit {
     let vector = ctx.vector as u8;
     if vector < 32 {
         let cr2 = if vector == 14 { cpu::cr2() } else { 0 };
-        Exit::Exception { vector, error_code: ctx.error_code, cr2 }
+        Exit::Exception {
+            vector,
+            error_code: ctx.error_code,
+            cr2,
+        }
     } else {
         super::traps::interrupt(vector);
         Exit::Interrupt(vector)

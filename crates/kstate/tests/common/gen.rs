@@ -9,13 +9,18 @@
 use std::sync::Arc;
 
 use abi::errno::KResult;
-use abi::flags::{AT_FDCWD, O_APPEND, O_CLOEXEC, O_CREAT, O_DIRECTORY, O_EXCL, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY};
+use abi::flags::{
+    AT_FDCWD, O_APPEND, O_CLOEXEC, O_CREAT, O_DIRECTORY, O_EXCL, O_RDONLY, O_RDWR, O_TRUNC,
+    O_WRONLY,
+};
 use kstate::{MapAt, Pid, ReadPlan, Resp, VmaKind, WriteOp};
 
 use super::{now, Rng};
 
 const PAGE: u64 = 4096;
-const NAMES: &[&str] = &["a", "b", "c", "d", "d/x", "d/y", "e", "e/f", "e/f/g", "ln", "d/z", "e/h"];
+const NAMES: &[&str] = &[
+    "a", "b", "c", "d", "d/x", "d/y", "e", "e/f", "e/f/g", "ln", "d/z", "e/h",
+];
 const FILES: &[&str] = &["a", "b", "c", "d/x", "d/y", "e/f/g", "e/h", "e/f/i"];
 const DIRS: &[&str] = &["d", "e", "e/f", "d/z"];
 
@@ -75,18 +80,36 @@ impl Gen {
 
     /// The first op: spawn the main process.
     pub fn spawn_main(&self) -> WriteOp {
-        WriteOp::Spawn { parent: 0, exe: format!("/bin/actor{}", self.tag).into_bytes() }
+        WriteOp::Spawn {
+            parent: 0,
+            exe: format!("/bin/actor{}", self.tag).into_bytes(),
+        }
     }
 
     /// Ops that create the actor's directory (before `next`).
     pub fn setup(&mut self) -> Vec<WriteOp> {
         let pid = self.pids[0];
         let t = self.now();
-        let mut v = vec![WriteOp::Mkdir { pid, dirfd: AT_FDCWD, path: self.root.clone().into_bytes(), mode: 0o755, now: t }];
+        let mut v = vec![WriteOp::Mkdir {
+            pid,
+            dirfd: AT_FDCWD,
+            path: self.root.clone().into_bytes(),
+            mode: 0o755,
+            now: t,
+        }];
         for d in &DIRS[..3] {
-            v.push(WriteOp::Mkdir { pid, dirfd: AT_FDCWD, path: format!("{}/{d}", self.root).into_bytes(), mode: 0o755, now: t });
+            v.push(WriteOp::Mkdir {
+                pid,
+                dirfd: AT_FDCWD,
+                path: format!("{}/{d}", self.root).into_bytes(),
+                mode: 0o755,
+                now: t,
+            });
         }
-        v.push(WriteOp::SetBrkStart { pid, addr: 0x1000_0000 });
+        v.push(WriteOp::SetBrkStart {
+            pid,
+            addr: 0x1000_0000,
+        });
         v
     }
 
@@ -105,12 +128,20 @@ impl Gen {
     }
 
     fn file_path(&mut self) -> Vec<u8> {
-        let n = if self.rng.chance(80) { *self.rng.pick(FILES) } else { *self.rng.pick(NAMES) };
+        let n = if self.rng.chance(80) {
+            *self.rng.pick(FILES)
+        } else {
+            *self.rng.pick(NAMES)
+        };
         self.path_in(n)
     }
 
     fn dir_path(&mut self) -> Vec<u8> {
-        let n = if self.rng.chance(80) { *self.rng.pick(DIRS) } else { *self.rng.pick(NAMES) };
+        let n = if self.rng.chance(80) {
+            *self.rng.pick(DIRS)
+        } else {
+            *self.rng.pick(NAMES)
+        };
         self.path_in(n)
     }
 
@@ -138,7 +169,11 @@ impl Gen {
             _ => self.rng.below(9000),
         } as usize;
         let b = self.rng.next() as u8;
-        Arc::new((0..len).map(|i| b.wrapping_add(i as u8)).collect::<Vec<u8>>())
+        Arc::new(
+            (0..len)
+                .map(|i| b.wrapping_add(i as u8))
+                .collect::<Vec<u8>>(),
+        )
     }
 
     /// An address near something the process has mapped.
@@ -148,7 +183,12 @@ impl Gen {
                 return base + self.rng.below(24) * PAGE;
             }
         }
-        let mine: Vec<(u64, u64)> = self.maps.iter().filter(|m| m.0 == pid).map(|m| (m.1, m.2)).collect();
+        let mine: Vec<(u64, u64)> = self
+            .maps
+            .iter()
+            .filter(|m| m.0 == pid)
+            .map(|m| (m.1, m.2))
+            .collect();
         if mine.is_empty() || self.rng.chance(8) {
             return match self.rng.below(4) {
                 0 => 0x1000_0000 + self.rng.below(32) * PAGE,
@@ -181,7 +221,10 @@ impl Gen {
     fn kind(&mut self) -> VmaKind {
         match self.rng.below(7) {
             0 => VmaKind::Stack,
-            1 => VmaKind::File { ino: 7 + self.tag, offset: self.rng.below(4) * PAGE },
+            1 => VmaKind::File {
+                ino: 7 + self.tag,
+                offset: self.rng.below(4) * PAGE,
+            },
             2 => VmaKind::Shared,
             _ => VmaKind::Anon,
         }
@@ -199,14 +242,32 @@ impl Gen {
                 } else {
                     *self.rng.pick(&[O_RDONLY, O_WRONLY, O_RDWR, O_RDWR])
                 };
-                for (f, pct) in [(O_CREAT, 50), (O_TRUNC, 10), (O_APPEND, 15), (O_CLOEXEC, 20), (O_EXCL, 5), (O_DIRECTORY, 3)] {
+                for (f, pct) in [
+                    (O_CREAT, 50),
+                    (O_TRUNC, 10),
+                    (O_APPEND, 15),
+                    (O_CLOEXEC, 20),
+                    (O_EXCL, 5),
+                    (O_DIRECTORY, 3),
+                ] {
                     if self.rng.chance(pct) {
                         flags |= f;
                     }
                 }
-                let path = if dir { self.dir_path() } else { self.file_path() };
+                let path = if dir {
+                    self.dir_path()
+                } else {
+                    self.file_path()
+                };
                 let t = self.now();
-                WriteOp::Open { pid, dirfd: AT_FDCWD, path, flags, mode: 0o644, now: t }
+                WriteOp::Open {
+                    pid,
+                    dirfd: AT_FDCWD,
+                    path,
+                    flags,
+                    mode: 0o644,
+                    now: t,
+                }
             }
             80..=99 => {
                 let n = *self.rng.pick(&["d", "e", "e/f"]);
@@ -217,28 +278,55 @@ impl Gen {
                 } else {
                     b"x".to_vec()
                 };
-                WriteOp::Open { pid, dirfd, path, flags: O_RDONLY | O_CREAT, mode: 0o600, now: t }
+                WriteOp::Open {
+                    pid,
+                    dirfd,
+                    path,
+                    flags: O_RDONLY | O_CREAT,
+                    mode: 0o600,
+                    now: t,
+                }
             }
             100..=129 => {
                 let fd = self.fd();
                 WriteOp::Close { pid, fd }
             }
             130..=199 => {
-                let fd = if !self.wfds.is_empty() && self.rng.chance(60) { self.rng.pick(&self.wfds).1 } else { self.fd() };
+                let fd = if !self.wfds.is_empty() && self.rng.chance(60) {
+                    self.rng.pick(&self.wfds).1
+                } else {
+                    self.fd()
+                };
                 let data = self.data();
                 let t = self.now();
                 if self.rng.chance(25) {
                     let offset = self.rng.below(20000);
-                    WriteOp::WriteAt { pid, fd, offset, data, now: t }
+                    WriteOp::WriteAt {
+                        pid,
+                        fd,
+                        offset,
+                        data,
+                        now: t,
+                    }
                 } else {
-                    WriteOp::Write { pid, fd, data, now: t }
+                    WriteOp::Write {
+                        pid,
+                        fd,
+                        data,
+                        now: t,
+                    }
                 }
             }
             200..=229 => {
                 let fd = self.fd();
                 let whence = self.rng.below(4) as u32;
                 let offset = self.rng.below(12000) as i64 - 2000;
-                WriteOp::Seek { pid, fd, offset, whence }
+                WriteOp::Seek {
+                    pid,
+                    fd,
+                    offset,
+                    whence,
+                }
             }
             230..=259 => {
                 let fd = self.fd();
@@ -249,13 +337,23 @@ impl Gen {
                 let fd = self.fd();
                 let min = self.rng.below(10) as i32;
                 let cloexec = self.rng.chance(50);
-                WriteOp::Dup { pid, fd, min, cloexec }
+                WriteOp::Dup {
+                    pid,
+                    fd,
+                    min,
+                    cloexec,
+                }
             }
             280..=294 => {
                 let old = self.fd();
                 let new = self.fd();
                 let cloexec = self.rng.chance(50);
-                WriteOp::Dup2 { pid, old, new, cloexec }
+                WriteOp::Dup2 {
+                    pid,
+                    old,
+                    new,
+                    cloexec,
+                }
             }
             295..=304 => {
                 let fd = self.fd();
@@ -268,20 +366,40 @@ impl Gen {
                 WriteOp::SetStatusFlags { pid, fd, flags }
             }
             315..=334 => {
-                let fd = if !self.dirfds.is_empty() && self.rng.chance(80) { self.rng.pick(&self.dirfds).1 } else { self.fd() };
+                let fd = if !self.dirfds.is_empty() && self.rng.chance(80) {
+                    self.rng.pick(&self.dirfds).1
+                } else {
+                    self.fd()
+                };
                 let bufsize = self.rng.below(200);
                 WriteOp::Getdents { pid, fd, bufsize }
             }
             335..=364 => {
                 let path = self.dir_path();
                 let t = self.now();
-                WriteOp::Mkdir { pid, dirfd: AT_FDCWD, path, mode: 0o755, now: t }
+                WriteOp::Mkdir {
+                    pid,
+                    dirfd: AT_FDCWD,
+                    path,
+                    mode: 0o755,
+                    now: t,
+                }
             }
             365..=394 => {
                 let rmdir = self.rng.chance(30);
-                let path = if rmdir { self.dir_path() } else { self.file_path() };
+                let path = if rmdir {
+                    self.dir_path()
+                } else {
+                    self.file_path()
+                };
                 let t = self.now();
-                WriteOp::Unlink { pid, dirfd: AT_FDCWD, path, rmdir, now: t }
+                WriteOp::Unlink {
+                    pid,
+                    dirfd: AT_FDCWD,
+                    path,
+                    rmdir,
+                    now: t,
+                }
             }
             395..=424 => {
                 let (old, new) = if self.rng.chance(70) {
@@ -290,43 +408,92 @@ impl Gen {
                     (self.path(), self.path())
                 };
                 let t = self.now();
-                WriteOp::Rename { pid, olddirfd: AT_FDCWD, old, newdirfd: AT_FDCWD, new, now: t }
+                WriteOp::Rename {
+                    pid,
+                    olddirfd: AT_FDCWD,
+                    old,
+                    newdirfd: AT_FDCWD,
+                    new,
+                    now: t,
+                }
             }
             425..=434 => {
                 let old = self.file_path();
                 let new = self.file_path();
                 let t = self.now();
-                WriteOp::Link { pid, olddirfd: AT_FDCWD, old, newdirfd: AT_FDCWD, new, now: t }
+                WriteOp::Link {
+                    pid,
+                    olddirfd: AT_FDCWD,
+                    old,
+                    newdirfd: AT_FDCWD,
+                    new,
+                    now: t,
+                }
             }
             435..=444 => {
                 let target = (*self.rng.pick(NAMES)).as_bytes().to_vec();
                 let path = self.file_path();
                 let t = self.now();
-                WriteOp::Symlink { pid, target, dirfd: AT_FDCWD, path, now: t }
+                WriteOp::Symlink {
+                    pid,
+                    target,
+                    dirfd: AT_FDCWD,
+                    path,
+                    now: t,
+                }
             }
             445..=459 => {
                 let t = self.now();
                 let len = self.rng.below(10000);
                 if self.rng.chance(50) {
                     let path = self.path();
-                    WriteOp::Truncate { pid, dirfd: AT_FDCWD, path, len, now: t }
+                    WriteOp::Truncate {
+                        pid,
+                        dirfd: AT_FDCWD,
+                        path,
+                        len,
+                        now: t,
+                    }
                 } else {
                     let fd = self.fd();
-                    WriteOp::Ftruncate { pid, fd, len, now: t }
+                    WriteOp::Ftruncate {
+                        pid,
+                        fd,
+                        len,
+                        now: t,
+                    }
                 }
             }
             460..=469 => {
                 let path = self.path();
                 let t = self.now();
                 let mode = self.rng.below(0o1000) as u32;
-                WriteOp::Chmod { pid, dirfd: AT_FDCWD, path, mode, now: t }
+                WriteOp::Chmod {
+                    pid,
+                    dirfd: AT_FDCWD,
+                    path,
+                    mode,
+                    now: t,
+                }
             }
             470..=479 => {
-                let path = if self.rng.chance(30) { self.root.clone().into_bytes() } else { self.path() };
-                if self.rng.chance(50) {
-                    WriteOp::Chdir { pid, dirfd: AT_FDCWD, path }
+                let path = if self.rng.chance(30) {
+                    self.root.clone().into_bytes()
                 } else {
-                    let fd = if !self.dirfds.is_empty() && self.rng.chance(70) { self.rng.pick(&self.dirfds).1 } else { self.fd() };
+                    self.path()
+                };
+                if self.rng.chance(50) {
+                    WriteOp::Chdir {
+                        pid,
+                        dirfd: AT_FDCWD,
+                        path,
+                    }
+                } else {
+                    let fd = if !self.dirfds.is_empty() && self.rng.chance(70) {
+                        self.rng.pick(&self.dirfds).1
+                    } else {
+                        self.fd()
+                    };
                     WriteOp::Fchdir { pid, fd }
                 }
             }
@@ -338,12 +505,24 @@ impl Gen {
                 let path = self.path();
                 let t = self.now();
                 let atime = Some(self.now());
-                WriteOp::Utimens { pid, dirfd: AT_FDCWD, path, atime, mtime: None, follow: true, now: t }
+                WriteOp::Utimens {
+                    pid,
+                    dirfd: AT_FDCWD,
+                    path,
+                    atime,
+                    mtime: None,
+                    follow: true,
+                    now: t,
+                }
             }
             490..=494 => {
                 let data = self.data();
                 let flags = if self.rng.chance(50) { O_CLOEXEC } else { 0 };
-                WriteOp::OpenBuffer { pid, data: Arc::from(&data[..]), flags }
+                WriteOp::OpenBuffer {
+                    pid,
+                    data: Arc::from(&data[..]),
+                    flags,
+                }
             }
             495..=584 => {
                 let at = match self.rng.below(5) {
@@ -355,7 +534,13 @@ impl Gen {
                 let len = self.len();
                 let prot = self.prot();
                 let kind = self.kind();
-                WriteOp::Mmap { pid, at, len, prot, kind }
+                WriteOp::Mmap {
+                    pid,
+                    at,
+                    len,
+                    prot,
+                    kind,
+                }
             }
             585..=624 => {
                 let start = self.addr(pid);
@@ -366,7 +551,12 @@ impl Gen {
                 let start = self.addr(pid);
                 let len = self.len();
                 let prot = self.prot();
-                WriteOp::Mprotect { pid, start, len, prot }
+                WriteOp::Mprotect {
+                    pid,
+                    start,
+                    len,
+                    prot,
+                }
             }
             655..=669 => {
                 let start = self.addr(pid);
@@ -374,7 +564,11 @@ impl Gen {
                 WriteOp::Discard { pid, start, len }
             }
             670..=699 => {
-                let base = self.brk_base.iter().find(|b| b.0 == pid).map_or(0x1000_0000, |b| b.1);
+                let base = self
+                    .brk_base
+                    .iter()
+                    .find(|b| b.0 == pid)
+                    .map_or(0x1000_0000, |b| b.1);
                 let addr = match self.rng.below(5) {
                     0 => 0,
                     1 => base - PAGE,
@@ -410,10 +604,16 @@ impl Gen {
                 } else if self.rng.chance(30) {
                     WriteOp::ForkDone { pid }
                 } else if self.pids.len() < 3 {
-                    WriteOp::Spawn { parent: self.pids[0], exe: b"/bin/child".to_vec() }
+                    WriteOp::Spawn {
+                        parent: self.pids[0],
+                        exe: b"/bin/child".to_vec(),
+                    }
                 } else {
                     let victim = self.pids[1 + self.rng.below(self.pids.len() as u64 - 1) as usize];
-                    WriteOp::Exit { pid: victim, status: self.rng.below(256) as i32 }
+                    WriteOp::Exit {
+                        pid: victim,
+                        status: self.rng.below(256) as i32,
+                    }
                 }
             }
             930..=944 if self.lifecycle => match self.zombies.first() {
@@ -432,7 +632,14 @@ impl Gen {
                 let t = self.now();
                 let path = self.file_path();
                 let mode = *self.rng.pick(&[0o100644, 0o020666, 0o010600, 0o040755]);
-                WriteOp::Mknod { pid, dirfd: AT_FDCWD, path, mode, rdev: kstate::dev::NULL, now: t }
+                WriteOp::Mknod {
+                    pid,
+                    dirfd: AT_FDCWD,
+                    path,
+                    mode,
+                    rdev: kstate::dev::NULL,
+                    now: t,
+                }
             }
         }
     }
@@ -456,7 +663,13 @@ impl Gen {
                 }
                 self.fds.push((*pid, *fd));
             }
-            (WriteOp::Open { pid, .. } | WriteOp::Dup { pid, .. } | WriteOp::Dup2 { pid, .. } | WriteOp::OpenBuffer { pid, .. }, Ok(Resp::Fd(fd))) => {
+            (
+                WriteOp::Open { pid, .. }
+                | WriteOp::Dup { pid, .. }
+                | WriteOp::Dup2 { pid, .. }
+                | WriteOp::OpenBuffer { pid, .. },
+                Ok(Resp::Fd(fd)),
+            ) => {
                 self.fds.push((*pid, *fd));
                 if self.fds.len() > 12 {
                     self.fds.remove(0);
@@ -490,8 +703,17 @@ impl Gen {
 
     /// Ops that end every process of the actor.
     pub fn teardown(&self) -> Vec<WriteOp> {
-        let mut v: Vec<WriteOp> = self.pids.iter().map(|&pid| WriteOp::Exit { pid, status: 0 }).collect();
-        v.extend(self.pids.iter().chain(&self.zombies).map(|&pid| WriteOp::Reap { pid }));
+        let mut v: Vec<WriteOp> = self
+            .pids
+            .iter()
+            .map(|&pid| WriteOp::Exit { pid, status: 0 })
+            .collect();
+        v.extend(
+            self.pids
+                .iter()
+                .chain(&self.zombies)
+                .map(|&pid| WriteOp::Reap { pid }),
+        );
         v
     }
 }
@@ -503,7 +725,12 @@ pub fn normalize(r: &KResult<Resp>) -> String {
         Ok(Resp::Pid(_)) => "Pid".to_string(),
         Ok(Resp::Read(ReadPlan::Inode { offset, n, .. })) => format!("ReadInode({offset}, {n})"),
         Ok(Resp::Dirents(v)) => {
-            format!("Dirents({:?})", v.iter().map(|(e, c)| (e.kind, String::from_utf8_lossy(&e.name).into_owned(), *c)).collect::<Vec<_>>())
+            format!(
+                "Dirents({:?})",
+                v.iter()
+                    .map(|(e, c)| (e.kind, String::from_utf8_lossy(&e.name).into_owned(), *c))
+                    .collect::<Vec<_>>()
+            )
         }
         other => format!("{other:?}"),
     }

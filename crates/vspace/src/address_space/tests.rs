@@ -720,15 +720,35 @@ fn fork_shares_frames_copy_on_write() {
     assert_eq!(a.state_hash(), c.state_hash(), "child is an exact copy");
     a.check_invariants().unwrap();
     c.check_invariants().unwrap();
-    let w = Access { write: true, exec: false, user: true };
-    let r = Access { write: false, exec: false, user: true };
+    let w = Access {
+        write: true,
+        exec: false,
+        user: true,
+    };
+    let r = Access {
+        write: false,
+        exec: false,
+        user: true,
+    };
     for s in [&a, &c] {
         // Reads share; writes to resident pages copy; untouched pages fault
         // in as usual; read-only pages stay a SIGSEGV for writes.
         assert_eq!(s.fault_decision(addr, r), FaultDecision::Spurious);
-        assert_eq!(s.fault_decision(addr + P, w), FaultDecision::CopyOnWrite { frame: frame(1) });
-        assert_eq!(s.fault_decision(addr + 2 * P, w), FaultDecision::NeedsFrame { zero: true, file: None });
-        assert_eq!(s.fault_decision(ro, w), FaultDecision::Segv { accerr: true });
+        assert_eq!(
+            s.fault_decision(addr + P, w),
+            FaultDecision::CopyOnWrite { frame: frame(1) }
+        );
+        assert_eq!(
+            s.fault_decision(addr + 2 * P, w),
+            FaultDecision::NeedsFrame {
+                zero: true,
+                file: None
+            }
+        );
+        assert_eq!(
+            s.fault_decision(ro, w),
+            FaultDecision::Segv { accerr: true }
+        );
         let (pa, f) = s.translate(addr + 8).unwrap();
         assert_eq!(pa, frame(0) + 8);
         assert!(!f.writable && f.cow);
@@ -736,11 +756,25 @@ fn fork_shares_frames_copy_on_write() {
     // The child copies page 1; the parent takes its frame over in place.
     c.make_private(addr + P, frame(20)).unwrap();
     a.make_private(addr + P, frame(1)).unwrap();
-    assert_eq!(c.translate(addr + P).unwrap(), (frame(20), PteFlags::from_prot(RW)));
-    assert_eq!(a.translate(addr + P).unwrap(), (frame(1), PteFlags::from_prot(RW)));
+    assert_eq!(
+        c.translate(addr + P).unwrap(),
+        (frame(20), PteFlags::from_prot(RW))
+    );
+    assert_eq!(
+        a.translate(addr + P).unwrap(),
+        (frame(1), PteFlags::from_prot(RW))
+    );
     assert_eq!(a.fault_decision(addr + P, w), FaultDecision::Spurious);
-    assert_eq!(a.make_private(addr + P, frame(1)), Err(Errno::EFAULT), "already private");
-    assert_eq!(a.make_private(addr + 2 * P, frame(1)), Err(Errno::EFAULT), "no leaf");
+    assert_eq!(
+        a.make_private(addr + P, frame(1)),
+        Err(Errno::EFAULT),
+        "already private"
+    );
+    assert_eq!(
+        a.make_private(addr + 2 * P, frame(1)),
+        Err(Errno::EFAULT),
+        "no leaf"
+    );
     assert_eq!(a.cow_frame(addr), Some(frame(0)));
     assert_eq!(a.cow_frame(addr + P), None);
     // mprotect keeps the mark: read-write again must not make a shared
@@ -749,7 +783,10 @@ fn fork_shares_frames_copy_on_write() {
     a.protect(addr, 2 * P, RW).unwrap();
     let (_, f) = a.translate(addr).unwrap();
     assert!(!f.writable && f.cow);
-    assert_eq!(a.fault_decision(addr, w), FaultDecision::CopyOnWrite { frame: frame(0) });
+    assert_eq!(
+        a.fault_decision(addr, w),
+        FaultDecision::CopyOnWrite { frame: frame(0) }
+    );
     a.check_invariants().unwrap();
     c.check_invariants().unwrap();
     // Frames come back from both.
@@ -778,7 +815,9 @@ fn fork_out_of_table_memory_leaves_parent_unchanged() {
 fn fork_shares_shared_mappings_writable() {
     let mut a = aspace();
     let (s, _) = a.map(MapAt::Fixed(A), 3 * P, RW, VmaKind::Shared).unwrap();
-    let (p, _) = a.map(MapAt::Fixed(A + 3 * P), P, RW, VmaKind::Anon).unwrap();
+    let (p, _) = a
+        .map(MapAt::Fixed(A + 3 * P), P, RW, VmaKind::Anon)
+        .unwrap();
     assert_eq!(a.vmas().count(), 2, "shared and private never merge");
     fill(&mut a, s, s + P, 0);
     fill(&mut a, p, p + P, 5);
@@ -788,11 +827,25 @@ fn fork_shares_shared_mappings_writable() {
     assert!(a.unpopulated_shared(10).is_empty());
     let (c, frames) = a.fork_cow(FakeMemory::new()).unwrap();
     assert_eq!(frames, vec![frame(0), frame(1), frame(2), frame(5)]);
-    let w = Access { write: true, exec: false, user: true };
+    let w = Access {
+        write: true,
+        exec: false,
+        user: true,
+    };
     for sp in [&a, &c] {
-        assert_eq!(sp.fault_decision(s + P, w), FaultDecision::Spurious, "shared page stays writable");
-        assert_eq!(sp.translate(s + P).unwrap(), (frame(1), PteFlags::from_prot(RW)));
-        assert_eq!(sp.fault_decision(p, w), FaultDecision::CopyOnWrite { frame: frame(5) });
+        assert_eq!(
+            sp.fault_decision(s + P, w),
+            FaultDecision::Spurious,
+            "shared page stays writable"
+        );
+        assert_eq!(
+            sp.translate(s + P).unwrap(),
+            (frame(1), PteFlags::from_prot(RW))
+        );
+        assert_eq!(
+            sp.fault_decision(p, w),
+            FaultDecision::CopyOnWrite { frame: frame(5) }
+        );
         sp.check_invariants().unwrap();
     }
 }
