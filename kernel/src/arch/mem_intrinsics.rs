@@ -1,6 +1,10 @@
 //! `memcpy`, `memmove`, `memset`, `memcmp` and `bcmp`: the C symbols that
 //! `core` calls. On this host target they normally come from libc, which a
-//! kernel does not link. Copies and fills use `rep movsb`/`rep stosb`.
+//! kernel does not link. Copies and fills move 8 bytes per step
+//! (`rep movsq`/`rep stosq`) and finish the tail with `rep movsb`/`rep stosb`:
+//! under QEMU's TCG every iteration of a `rep` instruction costs about the
+//! same whatever its width, so quadwords are ~8x cheaper per byte (the byte
+//! forms took 80% of a 4 KiB pread in a sampled profile).
 
 use core::arch::asm;
 
@@ -11,7 +15,9 @@ pub unsafe extern "C" fn memcpy(dst: *mut u8, src: *const u8, n: usize) -> *mut 
     // SAFETY: the caller guarantees both ranges are valid; DF is clear in
     // kernel code (the trap entry clears it).
     unsafe {
-        asm!("rep movsb", inout("rcx") n => _, inout("rdi") dst => _, inout("rsi") src => _,
+        asm!("rep movsq", "mov ecx, {tail:e}", "rep movsb",
+             tail = in(reg) n & 7,
+             inout("rcx") n >> 3 => _, inout("rdi") dst => _, inout("rsi") src => _,
              options(nostack, preserves_flags))
     };
     dst
@@ -38,9 +44,12 @@ pub unsafe extern "C" fn memmove(dst: *mut u8, src: *const u8, n: usize) -> *mut
 /// Standard C semantics: `dst` valid for `n` bytes.
 #[no_mangle]
 pub unsafe extern "C" fn memset(dst: *mut u8, c: i32, n: usize) -> *mut u8 {
+    let pattern = u64::from(c as u8) * 0x0101_0101_0101_0101;
     // SAFETY: the caller guarantees the range is valid.
     unsafe {
-        asm!("rep stosb", inout("rcx") n => _, inout("rdi") dst => _, in("al") c as u8,
+        asm!("rep stosq", "mov ecx, {tail:e}", "rep stosb",
+             tail = in(reg) n & 7,
+             inout("rcx") n >> 3 => _, inout("rdi") dst => _, in("rax") pattern,
              options(nostack, preserves_flags))
     };
     dst
