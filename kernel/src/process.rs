@@ -850,27 +850,27 @@ pub fn run_slice(mut t: Box<Thread>) -> Slice {
                         continue;
                     }
                     Next::Exited(s) => {
-                        paging::load_root(0);
+                        leave_core(&mut t);
                         return Slice::Exited(t.pid, s);
                     }
                     Next::Gone => {
-                        paging::load_root(0);
+                        leave_core(&mut t);
                         return Slice::Gone;
                     }
                     Next::Yield => {
-                        paging::load_root(0);
+                        leave_core(&mut t);
                         return Slice::Requeue(t);
                     }
                     Next::Block(key, seq) => {
                         restart(&mut t, nr);
-                        paging::load_root(0);
+                        leave_core(&mut t);
                         crate::sched::park(key, seq, t);
                         return Slice::Parked;
                     }
                     Next::Sleep(deadline) => {
                         restart(&mut t, nr);
                         t.sleep_deadline = Some(deadline);
-                        paging::load_root(0);
+                        leave_core(&mut t);
                         crate::sched::sleep(deadline, t);
                         return Slice::Parked;
                     }
@@ -878,7 +878,7 @@ pub fn run_slice(mut t: Box<Thread>) -> Slice {
             }
             Exit::Interrupt(v) => {
                 if v == crate::arch::traps::VEC_TIMER && crate::sched::others_waiting() {
-                    paging::load_root(0);
+                    leave_core(&mut t);
                     return Slice::Requeue(t);
                 }
                 continue;
@@ -938,6 +938,14 @@ pub fn run_slice(mut t: Box<Thread>) -> Slice {
         }
         return Slice::Exited(t.pid, status);
     }
+}
+
+/// The thread's slice ends (it is handed back to the scheduler, parked or
+/// done): keep its FPU state in its context so any core can resume it, and
+/// leave its page tables.
+fn leave_core(t: &mut Thread) {
+    t.ctx.release_fpu();
+    paging::load_root(0);
 }
 
 /// Make the thread re-execute system call `nr` when it next runs.

@@ -99,7 +99,7 @@ pub fn deliver(t: &mut Thread, sig: i32, code: i32, addr: u64) -> KResult<()> {
     f[INFO as usize..INFO as usize + 4].copy_from_slice(&sig.to_le_bytes());
     f[INFO as usize + 8..INFO as usize + 12].copy_from_slice(&code.to_le_bytes());
     put(&mut f, INFO + 16, addr);
-    uaccess::write(t.pid, fpu_at, &c.fpu.0)?;
+    uaccess::write(t.pid, fpu_at, &c.fpu_bytes().0)?;
     uaccess::write(t.pid, frame, &f)?;
 
     let c = &mut t.ctx;
@@ -154,10 +154,11 @@ pub fn sigreturn(t: &mut Thread) -> KResult<()> {
     c.rip = r(16);
     c.rflags = r(17); // sanitised by `user::enter`
     if let Some(fpu) = fpu {
-        c.fpu.0.copy_from_slice(&fpu);
-        // Reserved MXCSR bits would make FXRSTOR fault in the kernel.
-        let mxcsr = u32::from_le_bytes(c.fpu.0[24..28].try_into().unwrap_or([0; 4])) & 0xffff;
-        c.fpu.0[24..28].copy_from_slice(&mxcsr.to_le_bytes());
+        // (Reserved MXCSR bits are cleared there: they would make FXRSTOR
+        // fault in the kernel.)
+        if let Ok(image) = <&[u8; 512]>::try_from(&fpu[..]) {
+            c.set_fpu_bytes(image);
+        }
     }
     t.sigmask = get(&f, UC_SIGMASK) & !((1 << (SIGKILL - 1)) | (1 << (SIGSTOP - 1)));
     Ok(())

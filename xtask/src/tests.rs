@@ -569,6 +569,13 @@ fn user_cases() -> Result<Vec<UserCase>, String> {
         &[],
         Expect::Host,
     )?;
+    prog(
+        "fpu",
+        "tests/programs/fpu.c",
+        &[Musl, Glibc],
+        &[],
+        Expect::Host,
+    )?;
     prog("segv", "tests/programs/segv.c", &[Musl], &[], Expect::Host)?;
     prog("ud", "tests/programs/ud.c", &[Musl], &[], Expect::Host)?;
     prog(

@@ -49,7 +49,6 @@ impl Default for FpuState {
 
 /// A user thread's saved registers. The first 22 words have the layout of
 /// `traps::TrapFrame` (the entry code copies that frame here verbatim).
-#[derive(Clone)]
 #[repr(C, align(64))]
 pub struct UserContext {
     pub r15: u64,
@@ -80,12 +79,61 @@ pub struct UserContext {
     pub fs_base: u64,
     /// GS base of user mode.
     pub gs_base: u64,
-    /// SSE/x87 state (offset 192).
-    pub fpu: FpuState,
+    /// SSE/x87 state (offset 192). The XMM registers are saved here on
+    /// every exit from user mode; the x87 part and MXCSR only when the
+    /// thread leaves the core (see [`UserContext::fpu_bytes`]).
+    fpu: FpuState,
+    /// Names this context's FPU state for [`FPU_OWNER`]: unique, and new
+    /// whenever the saved state is replaced.
+    fpu_id: u64,
 }
 
 const _: () = assert!(core::mem::offset_of!(UserContext, fpu) == 192);
 const _: () = assert!(core::mem::offset_of!(UserContext, fs_base) == 176);
+
+/// Offset of the XMM registers in the FXSAVE area (after the x87 part).
+const FXSAVE_XMM: usize = 160;
+
+static NEXT_FPU_ID: AtomicU64 = AtomicU64::new(1);
+
+fn new_fpu_id() -> u64 {
+    NEXT_FPU_ID.fetch_add(1, Ordering::Relaxed)
+}
+
+/// Whose x87 state and MXCSR are live in each core's registers (an
+/// `fpu_id`, 0 for nobody). Kernel code uses XMM registers but never the
+/// x87 unit nor MXCSR, so those stay live across system calls and only the
+/// 16 XMM registers are saved and restored on each kernel entry and exit,
+/// with plain moves: under TCG a full FXSAVE/FXRSTOR pair is a long helper
+/// call that took over half of a null system call.
+static FPU_OWNER: [AtomicU64; MAX_CORES] = [const { AtomicU64::new(0) }; MAX_CORES];
+
+/// Copy the live x87 part (control/status words, MXCSR, ST0-7) of this
+/// core's registers into `dst`, keeping `dst`'s XMM registers.
+fn save_live_x87(dst: &mut FpuState) {
+    let mut tmp = FpuState([0; 512]);
+    // SAFETY: `tmp` is a 16-byte aligned 512-byte area; FXSAVE only writes it.
+    unsafe {
+        core::arch::asm!("fxsave64 [{}]", in(reg) tmp.0.as_mut_ptr(), options(nostack, preserves_flags))
+    };
+    dst.0[..FXSAVE_XMM].copy_from_slice(&tmp.0[..FXSAVE_XMM]);
+}
+
+impl Clone for UserContext {
+    /// A copy with its own FPU state: the x87 part is taken from the
+    /// registers when this core holds it live.
+    fn clone(&self) -> Self {
+        let mut fpu = self.fpu.clone();
+        if self.fpu_live_here() {
+            save_live_x87(&mut fpu);
+        }
+        UserContext {
+            fpu,
+            fpu_id: new_fpu_id(),
+            ..*self
+        }
+    }
+}
 
 impl UserContext {
     /// A fresh context that starts at `rip` with stack pointer `rsp`.
@@ -116,6 +164,45 @@ impl UserContext {
             fs_base: 0,
             gs_base: 0,
             fpu: FpuState::default(),
+            fpu_id: new_fpu_id(),
+        }
+    }
+
+    fn fpu_live_here(&self) -> bool {
+        // Interrupts may move nothing between cores: the owner is per core
+        // and only this core's kernel code changes its entry.
+        let core = super::percpu::current().core_id();
+        FPU_OWNER[core].load(Ordering::Relaxed) == self.fpu_id
+    }
+
+    /// The whole FXSAVE image of the thread's FPU/SSE state (for a signal
+    /// frame).
+    pub fn fpu_bytes(&self) -> FpuState {
+        let mut f = self.fpu.clone();
+        if self.fpu_live_here() {
+            save_live_x87(&mut f);
+        }
+        f
+    }
+
+    /// Replace the thread's FPU/SSE state with an FXSAVE image (from a
+    /// signal frame); reserved MXCSR bits are cleared so FXRSTOR cannot
+    /// fault.
+    pub fn set_fpu_bytes(&mut self, image: &[u8; 512]) {
+        self.fpu.0.copy_from_slice(image);
+        let mxcsr = u32::from_le_bytes([image[24], image[25], image[26], image[27]]) & 0xffff;
+        self.fpu.0[24..28].copy_from_slice(&mxcsr.to_le_bytes());
+        // The live registers (if this core holds them) are stale now.
+        self.fpu_id = new_fpu_id();
+    }
+
+    /// The thread leaves this core (its slice ends): store the live x87
+    /// part so that any core can resume it with a full FXRSTOR.
+    pub fn release_fpu(&mut self) {
+        if self.fpu_live_here() {
+            save_live_x87(&mut self.fpu);
+            let core = super::percpu::current().core_id();
+            FPU_OWNER[core].store(0, Ordering::Relaxed);
         }
     }
 }
@@ -142,7 +229,50 @@ core::arch::global_asm!(
     r#"
     .section .text.user, "ax"
 
-    /* rdi = context. Saves the callee-saved registers and the stack
+    /* XMM0-15 to/from the context at rdi (FXSAVE layout, offset 192+160). */
+    .macro xmm_regs op
+    \op 352, 368, 384, 400, 416, 432, 448, 464, 480, 496, 512, 528, 544, 560, 576, 592
+    .endm
+    .macro save_xmm o0, o1, o2, o3, o4, o5, o6, o7, o8, o9, o10, o11, o12, o13, o14, o15
+    movaps %xmm0, \o0(%rdi)
+    movaps %xmm1, \o1(%rdi)
+    movaps %xmm2, \o2(%rdi)
+    movaps %xmm3, \o3(%rdi)
+    movaps %xmm4, \o4(%rdi)
+    movaps %xmm5, \o5(%rdi)
+    movaps %xmm6, \o6(%rdi)
+    movaps %xmm7, \o7(%rdi)
+    movaps %xmm8, \o8(%rdi)
+    movaps %xmm9, \o9(%rdi)
+    movaps %xmm10, \o10(%rdi)
+    movaps %xmm11, \o11(%rdi)
+    movaps %xmm12, \o12(%rdi)
+    movaps %xmm13, \o13(%rdi)
+    movaps %xmm14, \o14(%rdi)
+    movaps %xmm15, \o15(%rdi)
+    .endm
+    .macro load_xmm o0, o1, o2, o3, o4, o5, o6, o7, o8, o9, o10, o11, o12, o13, o14, o15
+    movaps \o0(%rdi), %xmm0
+    movaps \o1(%rdi), %xmm1
+    movaps \o2(%rdi), %xmm2
+    movaps \o3(%rdi), %xmm3
+    movaps \o4(%rdi), %xmm4
+    movaps \o5(%rdi), %xmm5
+    movaps \o6(%rdi), %xmm6
+    movaps \o7(%rdi), %xmm7
+    movaps \o8(%rdi), %xmm8
+    movaps \o9(%rdi), %xmm9
+    movaps \o10(%rdi), %xmm10
+    movaps \o11(%rdi), %xmm11
+    movaps \o12(%rdi), %xmm12
+    movaps \o13(%rdi), %xmm13
+    movaps \o14(%rdi), %xmm14
+    movaps \o15(%rdi), %xmm15
+    .endm
+
+    /* rdi = context, rsi = 1 to restore the whole FPU state (FXRSTOR),
+       0 for the XMM registers only (x87 and MXCSR are live: see
+       FPU_OWNER). Saves the callee-saved registers and the stack
        pointer for the next exit from user mode (gs:16, gs:24), restores
        the context's SSE state and registers; ends with rsp at its
        `vector` word (then error code, rip, cs, rflags, rsp, ss). */
@@ -155,7 +285,13 @@ core::arch::global_asm!(
     push %r15
     mov %rsp, %gs:16
     mov %rdi, %gs:24
+    test %rsi, %rsi
+    jz 1f
     fxrstor64 192(%rdi)
+    jmp 2f
+1:
+    xmm_regs load_xmm
+2:
     mov %rdi, %rsp
     pop %r15
     pop %r14
@@ -222,7 +358,7 @@ syscall_entry_asm:
     push %r14
     push %r15
     mov %gs:24, %rdi
-    fxsave64 192(%rdi)
+    xmm_regs save_xmm
     xor %eax, %eax
     jmp user_exit_common
 
@@ -236,7 +372,7 @@ trap_from_user:
     cld
     rep movsq
     mov %gs:24, %rdi
-    fxsave64 192(%rdi)
+    xmm_regs save_xmm
     mov $1, %eax
 user_exit_common:
     mov %gs:16, %rsp
@@ -255,8 +391,8 @@ user_exit_common:
 );
 
 extern "C" {
-    fn user_enter_asm(ctx: *mut UserContext) -> u64;
-    fn user_sysret_asm(ctx: *mut UserContext) -> u64;
+    fn user_enter_asm(ctx: *mut UserContext, full_fpu: u64) -> u64;
+    fn user_sysret_asm(ctx: *mut UserContext, full_fpu: u64) -> u64;
     fn syscall_entry_asm();
 }
 
@@ -314,6 +450,10 @@ pub fn enter(ctx: &mut UserContext, after_syscall: bool) -> Exit {
     }
     cpu::cli();
     let core = super::percpu::current().core_id();
+    // Unless this core still holds the context's x87 state and MXCSR, load
+    // the whole saved image (its previous holder released it: see
+    // `release_fpu`).
+    let full_fpu = FPU_OWNER[core].swap(ctx.fpu_id, Ordering::Relaxed) != ctx.fpu_id;
     // SAFETY: interrupts are off; the FS base and the user GS base (swapped in
     // by the `swapgs` on the way out) are canonical user addresses; `ctx` is
     // a valid context with user selectors, so `iretq` lands in ring 3 and the
@@ -331,9 +471,9 @@ pub fn enter(ctx: &mut UserContext, after_syscall: bool) -> Exit {
             LOADED_GS[core].store(ctx.gs_base, Ordering::Relaxed);
         }
         if sysret {
-            user_sysret_asm(ctx)
+            user_sysret_asm(ctx, u64::from(full_fpu))
         } else {
-            user_enter_asm(ctx)
+            user_enter_asm(ctx, u64::from(full_fpu))
         }
     };
     if reason == 0 {
