@@ -68,10 +68,15 @@ pub fn set_current(pid: Pid) {
 pub fn shootdown(pid: Pid, f: &(dyn Fn() + Sync)) {
     core::sync::atomic::fence(Ordering::SeqCst);
     let me = percpu::current().core_id();
+    let mut targets = 0u64;
     for c in 0..crate::topology().cores.len() {
         if c != me && CURRENT[c].load(Ordering::SeqCst) == pid {
-            crate::arch::smp::run_on(c, f);
+            targets |= 1 << c;
         }
+    }
+    // All targets at once: the wait is the slowest target's, not the sum.
+    if targets != 0 {
+        crate::arch::smp::run_on_set(targets, f);
     }
 }
 

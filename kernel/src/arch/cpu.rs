@@ -128,6 +128,14 @@ pub fn cli() {
     unsafe { asm!("cli", options(nomem, nostack)) };
 }
 
+/// Whether interrupts are enabled (RFLAGS.IF).
+pub fn interrupts_enabled() -> bool {
+    let flags: u64;
+    // SAFETY: reading RFLAGS has no side effects.
+    unsafe { asm!("pushfq; pop {}", out(reg) flags, options(nomem, preserves_flags)) };
+    flags & (1 << 9) != 0
+}
+
 /// Atomically enable interrupts and halt until the next one arrives, then
 /// disable them again. Interrupt handlers run on IST stacks, so the current
 /// stack's red zone is never touched.

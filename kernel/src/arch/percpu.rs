@@ -39,7 +39,10 @@ struct Tss {
 /// A call posted to another core (see `smp::run_on`).
 pub struct Call {
     pub(super) func: *const (dyn Fn() + Sync),
-    pub(super) done: AtomicBool,
+    /// Targets that have not finished the call yet.
+    pub(super) left: AtomicU32,
+    /// Core that posted the call (woken when it is done, if halted).
+    pub(super) poster: usize,
 }
 
 /// Everything one core keeps for itself.
@@ -70,8 +73,14 @@ pub struct PerCore {
     pub stack_bottom: AtomicU64,
     /// See `stack_bottom`.
     pub stack_top: AtomicU64,
-    /// Pending cross-core call.
-    pub(super) mailbox: AtomicPtr<Call>,
+    /// Cross-core calls posted to this core: one slot per posting core
+    /// (each core has at most one call outstanding per target), and a bit
+    /// per slot that may be full.
+    pub(super) mailbox: [AtomicPtr<Call>; MAX_CORES],
+    pub(super) mail_bits: AtomicU64,
+    /// The core is halted (or about to halt) waiting for its calls to be
+    /// done: targets send it a wake-up IPI.
+    pub(super) halted_in_wait: AtomicBool,
     gdt: UnsafeCell<[u64; 7]>,
     tss: UnsafeCell<Tss>,
 }
@@ -95,7 +104,9 @@ impl PerCore {
             online: AtomicBool::new(false),
             stack_bottom: AtomicU64::new(0),
             stack_top: AtomicU64::new(0),
-            mailbox: AtomicPtr::new(core::ptr::null_mut()),
+            mailbox: [const { AtomicPtr::new(core::ptr::null_mut()) }; MAX_CORES],
+            mail_bits: AtomicU64::new(0),
+            halted_in_wait: AtomicBool::new(false),
             gdt: UnsafeCell::new([0; 7]),
             tss: UnsafeCell::new(Tss {
                 _reserved0: 0,

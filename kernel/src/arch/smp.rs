@@ -1,7 +1,7 @@
 //! Starting application processors and running code on other cores.
 
 use super::{apic, cpu, paging, percpu, traps};
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{AtomicU32, Ordering};
 
 /// Physical address the AP trampoline is copied to (below 1 MiB).
 pub const TRAMPOLINE_PHYS: u64 = 0x8000;
@@ -59,9 +59,12 @@ pub fn start_core(
 }
 
 fn post(target: usize, call: &percpu::Call) {
-    let slot = &percpu::core(target).mailbox;
+    let me = percpu::current().core_id();
+    let dest = percpu::core(target);
     let ptr = call as *const percpu::Call as *mut percpu::Call;
-    while slot
+    // This core's own slot at the target: empty unless an earlier call of
+    // ours is still being served there.
+    while dest.mailbox[me]
         .compare_exchange(
             core::ptr::null_mut(),
             ptr,
@@ -73,67 +76,117 @@ fn post(target: usize, call: &percpu::Call) {
         service_mailbox();
         core::hint::spin_loop();
     }
-    apic::send_ipi(
-        percpu::core(target).apic_id.load(Ordering::Relaxed),
-        traps::VEC_CALL,
-    );
+    dest.mail_bits.fetch_or(1 << me, Ordering::AcqRel);
+    apic::send_ipi(dest.apic_id.load(Ordering::Relaxed), traps::VEC_CALL);
 }
 
+/// Spin iterations before a waiting core halts.
+const SPINS_BEFORE_HALT: u32 = 200;
+
+/// Wait until every target finished `call`, serving calls posted to this
+/// core meanwhile (so cores calling each other never deadlock).
+///
+/// After a short spin the core halts until a target's wake-up IPI (or any
+/// interrupt). Under QEMU each core is a host thread: a target that the
+/// host is not running needs the host CPU that a spinning waiter burns (4
+/// vCPUs on 2 host CPUs). Halting only happens with interrupts off (as in
+/// every system call), so no interrupt handler runs between the last check
+/// and `sti; hlt`, whose interrupt shadow takes a wake-up that is already
+/// pending.
 fn wait(call: &percpu::Call) {
-    while !call.done.load(Ordering::Acquire) {
+    let pc = percpu::current();
+    let mut spins = 0;
+    while call.left.load(Ordering::Acquire) != 0 {
         service_mailbox();
-        core::hint::spin_loop();
+        if spins < SPINS_BEFORE_HALT || cpu::interrupts_enabled() {
+            spins += 1;
+            core::hint::spin_loop();
+            continue;
+        }
+        // Announce the halt, then look again: a target either sees the
+        // flag (and sends the wake-up) or finished before our look.
+        pc.halted_in_wait.store(true, Ordering::SeqCst);
+        if call.left.load(Ordering::SeqCst) != 0 && pc.mail_bits.load(Ordering::SeqCst) == 0 {
+            cpu::idle_wait();
+        }
+        pc.halted_in_wait.store(false, Ordering::SeqCst);
     }
 }
 
-fn new_call(f: &(dyn Fn() + Sync)) -> percpu::Call {
+fn new_call(f: &(dyn Fn() + Sync), targets: u32) -> percpu::Call {
     // SAFETY: only the lifetime is erased; every caller waits for the call
     // to be done before `f` goes out of scope.
     let func: &'static (dyn Fn() + Sync) = unsafe { core::mem::transmute(f) };
     percpu::Call {
         func,
-        done: AtomicBool::new(false),
+        left: AtomicU32::new(targets),
+        poster: percpu::current().core_id(),
     }
 }
 
 /// Run `f` on core `target` (in its interrupt context) and wait for it to
-/// finish. While waiting, this core serves calls posted to it, so cores
-/// calling each other never deadlock.
+/// finish.
 pub fn run_on(target: usize, f: &(dyn Fn() + Sync)) {
     if target == percpu::current().core_id() {
         f();
         return;
     }
-    let call = new_call(f);
-    post(target, &call);
+    run_on_set(1 << target, f);
+}
+
+/// Run `f` on every core in the bit set `cores` at once (on this one too if
+/// it is in the set) and wait until all have finished.
+pub fn run_on_set(cores: u64, f: &(dyn Fn() + Sync)) {
+    let me = percpu::current().core_id();
+    let others = cores & !(1u64 << me);
+    let call = new_call(f, others.count_ones());
+    let mut left = others;
+    while left != 0 {
+        let target = left.trailing_zeros() as usize;
+        left &= left - 1;
+        post(target, &call);
+    }
+    if cores & (1 << me) != 0 {
+        f();
+    }
     wait(&call);
 }
 
-/// Run a call posted to this core, if any.
+/// Run the calls posted to this core, if any.
 pub fn service_mailbox() {
-    let p = percpu::current()
-        .mailbox
-        .swap(core::ptr::null_mut(), Ordering::AcqRel);
-    if !p.is_null() {
+    let pc = percpu::current();
+    if pc.mail_bits.load(Ordering::Relaxed) == 0 {
+        return;
+    }
+    let mut bits = pc.mail_bits.swap(0, Ordering::AcqRel);
+    while bits != 0 {
+        let from = bits.trailing_zeros() as usize;
+        bits &= bits - 1;
+        let p = pc.mailbox[from].swap(core::ptr::null_mut(), Ordering::AcqRel);
+        if p.is_null() {
+            continue;
+        }
         // SAFETY: the poster keeps `Call` (and the closure it points to)
-        // alive until it sees `done`.
+        // alive until `left` reaches 0, which is after this use.
         let call = unsafe { &*p };
         // SAFETY: as above.
         unsafe { (*call.func)() };
-        call.done.store(true, Ordering::Release);
+        // Read before the count drops: the poster may free the call then.
+        let poster = percpu::core(call.poster);
+        call.left.fetch_sub(1, Ordering::SeqCst);
+        if poster.halted_in_wait.load(Ordering::SeqCst) {
+            apic::send_ipi(poster.apic_id.load(Ordering::Relaxed), traps::VEC_WAKE);
+        }
     }
 }
 
 /// Run `f` on cores `0..cores` at once (this one included) and wait until
 /// all have finished.
 pub fn run_on_all(cores: usize, f: &(dyn Fn() + Sync)) {
-    let me = percpu::current().core_id();
-    let calls: alloc::vec::Vec<percpu::Call> = (0..cores).map(|_| new_call(f)).collect();
-    for (target, call) in calls.iter().enumerate().filter(|&(t, _)| t != me) {
-        post(target, call);
-    }
-    f();
-    for (_, call) in calls.iter().enumerate().filter(|&(t, _)| t != me) {
-        wait(call);
-    }
+    let set = if cores >= 64 {
+        u64::MAX
+    } else {
+        (1u64 << cores) - 1
+    };
+    run_on_set(set, f);
 }
