@@ -81,6 +81,10 @@ pub struct PerCore {
     /// The core is halted (or about to halt) waiting for its calls to be
     /// done: targets send it a wake-up IPI.
     pub(super) halted_in_wait: AtomicBool,
+    /// Posted calls this core is running right now (a call may itself call
+    /// other cores, as in the `ipi` kernel test); such a nested wait may be
+    /// in an interrupt handler on an IST stack, so it never halts.
+    pub(super) calls_running: AtomicU32,
     gdt: UnsafeCell<[u64; 7]>,
     tss: UnsafeCell<Tss>,
 }
@@ -107,6 +111,7 @@ impl PerCore {
             mailbox: [const { AtomicPtr::new(core::ptr::null_mut()) }; MAX_CORES],
             mail_bits: AtomicU64::new(0),
             halted_in_wait: AtomicBool::new(false),
+            calls_running: AtomicU32::new(0),
             gdt: UnsafeCell::new([0; 7]),
             tss: UnsafeCell::new(Tss {
                 _reserved0: 0,

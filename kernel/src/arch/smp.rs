@@ -90,7 +90,8 @@ const SPINS_BEFORE_HALT: u32 = 200;
 /// interrupt). Under QEMU each core is a host thread: a target that the
 /// host is not running needs the host CPU that a spinning waiter burns (4
 /// vCPUs on 2 host CPUs). Halting only happens with interrupts off (as in
-/// every system call), so no interrupt handler runs between the last check
+/// every system call) and never inside a posted call (which may run in an
+/// interrupt handler), so no interrupt handler runs between the last check
 /// and `sti; hlt`, whose interrupt shadow takes a wake-up that is already
 /// pending.
 fn wait(call: &percpu::Call) {
@@ -98,7 +99,10 @@ fn wait(call: &percpu::Call) {
     let mut spins = 0;
     while call.left.load(Ordering::Acquire) != 0 {
         service_mailbox();
-        if spins < SPINS_BEFORE_HALT || cpu::interrupts_enabled() {
+        if spins < SPINS_BEFORE_HALT
+            || cpu::interrupts_enabled()
+            || pc.calls_running.load(Ordering::Relaxed) != 0
+        {
             spins += 1;
             core::hint::spin_loop();
             continue;
@@ -169,8 +173,10 @@ pub fn service_mailbox() {
         // SAFETY: the poster keeps `Call` (and the closure it points to)
         // alive until `left` reaches 0, which is after this use.
         let call = unsafe { &*p };
+        pc.calls_running.fetch_add(1, Ordering::Relaxed);
         // SAFETY: as above.
         unsafe { (*call.func)() };
+        pc.calls_running.fetch_sub(1, Ordering::Relaxed);
         // Read before the count drops: the poster may free the call then.
         let poster = percpu::core(call.poster);
         call.left.fetch_sub(1, Ordering::SeqCst);
