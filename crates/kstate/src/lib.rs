@@ -2266,9 +2266,7 @@ impl<M: FrameMemory + Clone> KernelState<M> {
         let mut buf = Vec::new();
         buf.try_reserve_exact(n as usize)
             .map_err(|_| Errno::ENOMEM)?;
-        buf.resize(n as usize, 0);
-        let got = self.fs.read(ino, offset, &mut buf)?;
-        buf.truncate(got);
+        self.fs.read_append(ino, offset, n as usize, &mut buf)?;
         Ok(buf)
     }
 }

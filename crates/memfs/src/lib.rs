@@ -1131,6 +1131,28 @@ impl Fs {
         Ok(n)
     }
 
+    /// Like [`Fs::read`], but appends the bytes to `out` (which must have
+    /// room reserved: nothing is zero-filled first and then overwritten).
+    pub fn read_append(&self, ino: Ino, offset: u64, len: usize, out: &mut Vec<u8>) -> KResult<usize> {
+        let f = self.file(ino)?;
+        if offset >= f.size {
+            return Ok(0);
+        }
+        let n = min(len as u64, f.size - offset) as usize;
+        let mut done = 0;
+        while done < n {
+            let pos = offset + done as u64;
+            let in_page = (pos % PAGE) as usize;
+            let chunk = min(PAGE_SIZE - in_page, n - done);
+            match f.pages.get(&(pos / PAGE)) {
+                Some(page) => out.extend_from_slice(&page[in_page..in_page + chunk]),
+                None => out.resize(out.len() + chunk, 0),
+            }
+            done += chunk;
+        }
+        Ok(n)
+    }
+
     /// Writes `data` to regular file `ino` at `offset`, extending the file as
     /// needed; returns the number of bytes written (short only at
     /// [`MAX_FILE_SIZE`]). Pages not written stay unallocated (holes). Sets

@@ -615,6 +615,11 @@ impl Sut {
                 let mut buf = vec![0xEE; *len];
                 let n = fs.read(ino, *off, &mut buf)?;
                 buf.truncate(n);
+                // The appending form gives the same bytes after a prefix.
+                let mut appended = vec![7u8; 3];
+                assert_eq!(fs.read_append(ino, *off, *len, &mut appended), Ok(n));
+                assert_eq!(&appended[..3], &[7u8; 3]);
+                assert_eq!(&appended[3..], &buf[..]);
                 Ok(Out::Bytes(buf))
             }
             Op::Unlink(p) => unit(fs.unlink(R, p.as_bytes(), now)),
