@@ -1133,7 +1133,13 @@ impl Fs {
 
     /// Like [`Fs::read`], but appends the bytes to `out` (which must have
     /// room reserved: nothing is zero-filled first and then overwritten).
-    pub fn read_append(&self, ino: Ino, offset: u64, len: usize, out: &mut Vec<u8>) -> KResult<usize> {
+    pub fn read_append(
+        &self,
+        ino: Ino,
+        offset: u64,
+        len: usize,
+        out: &mut Vec<u8>,
+    ) -> KResult<usize> {
         let f = self.file(ino)?;
         if offset >= f.size {
             return Ok(0);

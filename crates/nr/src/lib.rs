@@ -68,6 +68,8 @@ pub use crate::log::{Log, LogConfig, ReplicaError, DEFAULT_LOG_ENTRIES, DEFAULT_
 pub use crate::nr::{AssembleError, NodeReplicated};
 pub use crate::replica::{RegisterError, Replica, ReplicaStats, ThreadToken};
 pub use crate::rwlock::{DistRwLock, ReaderId};
+#[cfg(all(not(feature = "std"), not(loom)))]
+pub use crate::sync::set_wait_hook;
 pub use crate::sync::CachePadded;
 
 /// A sequential data structure that can be node-replicated.

@@ -72,7 +72,8 @@ impl<T> core::ops::Deref for CachePadded<T> {
 
 /// Spin-wait helper. Every spin loop in the crate goes through it.
 ///
-/// * kernel / `no_std`: `core::hint::spin_loop` only;
+/// * kernel / `no_std`: `core::hint::spin_loop`, then the hook installed
+///   with [`set_wait_hook`] (if any);
 /// * feature `std`: after a number of spins, yield the OS thread so an
 ///   oversubscribed test or benchmark does not burn whole time slices while
 ///   the thread it waits for is descheduled;
@@ -81,7 +82,7 @@ impl<T> core::ops::Deref for CachePadded<T> {
 ///   iterations of one wait that loom explores (see [`loom_spin_bound`]).
 #[derive(Debug, Default)]
 pub(crate) struct Backoff {
-    #[cfg(all(feature = "std", not(loom)))]
+    #[cfg(not(loom))]
     spins: u32,
     /// Failed iterations of this wait so far.
     #[cfg(loom)]
@@ -145,8 +146,38 @@ impl Backoff {
             }
         }
         #[cfg(all(not(feature = "std"), not(loom)))]
-        core::hint::spin_loop();
+        {
+            const SPINS_BEFORE_HOOK: u32 = 128;
+            if self.spins < SPINS_BEFORE_HOOK {
+                self.spins += 1;
+                core::hint::spin_loop();
+            } else {
+                let hook = WAIT_HOOK.load(Ordering::Relaxed);
+                if hook == 0 {
+                    core::hint::spin_loop();
+                } else {
+                    // SAFETY: only `set_wait_hook` stores a non-zero value,
+                    // and it stores a `fn()`.
+                    let f: fn() = unsafe { core::mem::transmute::<usize, fn()>(hook) };
+                    f();
+                }
+            }
+        }
     }
+}
+
+/// See [`set_wait_hook`]; 0 = none.
+#[cfg(all(not(feature = "std"), not(loom)))]
+static WAIT_HOOK: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(0);
+
+/// Without `std`: a function every spin wait of the crate calls instead of
+/// spinning once it has spun a while (128 iterations). A kernel under a
+/// hypervisor can give the CPU away there (the thread it waits for may be
+/// on a virtual CPU the host is not running). It must return soon and may
+/// return at any time: waits check their condition again after it.
+#[cfg(all(not(feature = "std"), not(loom)))]
+pub fn set_wait_hook(f: fn()) {
+    WAIT_HOOK.store(f as usize, Ordering::Relaxed);
 }
 
 /// A minimal test-and-test-and-set spin lock protecting a `T`.

@@ -170,6 +170,18 @@ pub fn calibrate() {
     TSC_PER_US.store(((t1 - t0) / 10_000).max(1), Ordering::Relaxed);
 }
 
+/// Halt this core for about `us` microseconds (or until any interrupt):
+/// the timer fires once after `us`, then is periodic again (its period
+/// restarts). Call with interrupts off.
+pub fn nap(us: u32) {
+    let per_ms = TICKS_PER_MS.load(Ordering::Relaxed);
+    write(REG_LVT_TIMER, u32::from(traps::VEC_TIMER)); // one-shot
+    write(REG_TIMER_INIT, (per_ms * us / 1000).max(1));
+    cpu::idle_wait();
+    write(REG_LVT_TIMER, (1 << 17) | u32::from(traps::VEC_TIMER));
+    write(REG_TIMER_INIT, per_ms * TIMER_PERIOD_MS);
+}
+
 /// Start this core's periodic timer.
 pub fn start_timer() {
     write(REG_TIMER_DIV, 0x3);

@@ -24,6 +24,10 @@ struct NodeHeap {
     heap: Mutex<Heap>,
     start: AtomicU64,
     end: AtomicU64,
+    /// Copy of the heap's used bytes, updated under the lock, so that
+    /// [`node_usage`] (asked on every state-growing system call) does not
+    /// take the lock.
+    used: AtomicU64,
 }
 
 static NODES: [NodeHeap; MAX_NODES] = [const {
@@ -31,6 +35,7 @@ static NODES: [NodeHeap; MAX_NODES] = [const {
         heap: Mutex::new(Heap::empty()),
         start: AtomicU64::new(0),
         end: AtomicU64::new(0),
+        used: AtomicU64::new(0),
     }
 }; MAX_NODES];
 static NODES_READY: AtomicBool = AtomicBool::new(false);
@@ -82,8 +87,9 @@ pub fn enable_node_heaps() {
 
 /// `(used, size)` bytes of node `node`'s heap.
 pub fn node_usage(node: usize) -> (usize, usize) {
-    let h = NODES[node].heap.lock();
-    (h.used(), h.size())
+    let n = &NODES[node];
+    let size = n.end.load(Ordering::Relaxed) - n.start.load(Ordering::Relaxed);
+    (n.used.load(Ordering::Relaxed) as usize, size as usize)
 }
 
 /// Node whose heap holds `addr`, if any.
@@ -114,7 +120,9 @@ unsafe impl GlobalAlloc for KernelAllocator {
                 if NODES[n].end.load(Ordering::Relaxed) == 0 {
                     continue;
                 }
-                if let Ok(p) = NODES[n].heap.lock().allocate_first_fit(layout) {
+                let mut h = NODES[n].heap.lock();
+                if let Ok(p) = h.allocate_first_fit(layout) {
+                    NODES[n].used.store(h.used() as u64, Ordering::Relaxed);
                     return p.as_ptr();
                 }
             }
@@ -133,8 +141,10 @@ unsafe impl GlobalAlloc for KernelAllocator {
             // SAFETY: the block came from the early heap (it lies in it).
             unsafe { EARLY.lock().deallocate(nn, layout) };
         } else if let Some(n) = node_of(addr) {
+            let mut h = NODES[n].heap.lock();
             // SAFETY: the block came from node n's heap (it lies in it).
-            unsafe { NODES[n].heap.lock().deallocate(nn, layout) };
+            unsafe { h.deallocate(nn, layout) };
+            NODES[n].used.store(h.used() as u64, Ordering::Relaxed);
         }
     }
 }

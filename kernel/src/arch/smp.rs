@@ -80,6 +80,26 @@ fn post(target: usize, call: &percpu::Call) {
     apic::send_ipi(dest.apic_id.load(Ordering::Relaxed), traps::VEC_CALL);
 }
 
+/// Give the CPU away for a moment while a replicated-state operation waits
+/// for another core (the combiner, a writer, a lagging replica): installed
+/// as the wait hook of the `nr` crate. Under QEMU the core waited for may
+/// be a vCPU the host is not running, and a spinning waiter takes the host
+/// CPU it needs. Serves cross-core calls first (a waiting core must still
+/// answer TLB shootdowns). Only naps with interrupts off and outside posted
+/// calls (see `wait`).
+pub fn nr_wait_hook() {
+    service_mailbox();
+    let pc = percpu::current();
+    if cpu::interrupts_enabled() || pc.calls_running.load(Ordering::Relaxed) != 0 {
+        core::hint::spin_loop();
+        return;
+    }
+    apic::nap(NAP_US);
+}
+
+/// How long [`nr_wait_hook`] naps.
+const NAP_US: u32 = 20;
+
 /// Spin iterations before a waiting core halts.
 const SPINS_BEFORE_HALT: u32 = 200;
 
