@@ -208,18 +208,28 @@ pub fn read_cstr(pid: Pid, va: u64, max: usize) -> KResult<Vec<u8>> {
     loop {
         let in_page = (cur % PAGE_SIZE) as usize;
         let n = PAGE_SIZE as usize - in_page;
-        let mut buf = alloc::vec![0u8; n];
-        with_frame(pid, cur, false, |pa| frame::read(pa, in_page, &mut buf))?;
-        if let Some(z) = buf.iter().position(|&b| b == 0) {
-            out.extend_from_slice(&buf[..z]);
-            if out.len() > max {
-                return Err(Errno::ENAMETOOLONG);
+        // Copy in small pieces up to the NUL (strings are short; copying the
+        // rest of the page would cost more than the whole call).
+        let found = with_frame(pid, cur, false, |pa| {
+            let mut chunk = [0u8; 64];
+            let mut at = in_page;
+            while at < PAGE_SIZE as usize && out.len() <= max {
+                let len = chunk.len().min(PAGE_SIZE as usize - at);
+                frame::read(pa, at, &mut chunk[..len]);
+                if let Some(z) = chunk[..len].iter().position(|&b| b == 0) {
+                    out.extend_from_slice(&chunk[..z]);
+                    return true;
+                }
+                out.extend_from_slice(&chunk[..len]);
+                at += len;
             }
-            return Ok(out);
-        }
-        out.extend_from_slice(&buf);
+            false
+        })?;
         if out.len() > max {
             return Err(Errno::ENAMETOOLONG);
+        }
+        if found {
+            return Ok(out);
         }
         cur = cur.checked_add(n as u64).ok_or(Errno::EFAULT)?;
     }
