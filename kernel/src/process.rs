@@ -12,6 +12,7 @@ use crate::{mem, rng, state, syscall};
 use abi::errno::{Errno, KResult};
 use alloc::boxed::Box;
 use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU64, Ordering};
 use kstate::{MapAt, Pid, Populated, ReadOp, Resp, VmaKind, WriteOp};
 
 /// Top of the initial user stack.
@@ -67,6 +68,9 @@ pub struct Thread {
     /// Signal hint and mask at the last look at pending signals (see
     /// `sched::signal_hint`); `None` forces a look.
     pub sig_checked: Option<(u32, u64)>,
+    /// The parent pid from the last `getppid`, with the reparent epoch it
+    /// was read under (see [`reparent_epoch`]).
+    pub ppid_cache: Option<(u64, u32)>,
     /// The wait key whose wake-up made it runnable (futex wake-ups).
     pub woken_by: Option<crate::sched::WaitKey>,
     /// Deadline of a timed wait (futex timeout), monotonic ns.
@@ -106,6 +110,7 @@ impl Thread {
             tid: pid,
             root_node: usize::MAX,
             sig_checked: None,
+            ppid_cache: None,
             woken_by: None,
             wait_deadline: None,
             affinity: crate::sched::all_cores(),
@@ -1001,6 +1006,16 @@ fn fault_handler(t: &mut Thread, sig: i32, code: i32, addr: u64) -> bool {
     }
 }
 
+/// Bumped after every exit (which reparents the process's children), so a
+/// thread may answer `getppid` from its last answer while the epoch is
+/// unchanged: a null system call need not read the replicated state.
+static REPARENT_EPOCH: AtomicU64 = AtomicU64::new(0);
+
+/// The current reparent epoch (read before reading a parent pid).
+pub fn reparent_epoch() -> u64 {
+    REPARENT_EPOCH.load(Ordering::SeqCst)
+}
+
 /// Tear down a process that ended with wait status `status`: stop its
 /// other threads (they leave the address space before it is freed), wake
 /// its parent (and process 1, which inherits its children) and every pipe
@@ -1031,6 +1046,8 @@ pub fn exit_process(t: &Thread, status: i32) -> bool {
         crate::sched::signal_hint(ppid);
     }
     let _ = release(state::execute_mut(WriteOp::Exit { pid: t.pid, status }));
+    // The Exit op moved this process's children to process 1.
+    REPARENT_EPOCH.fetch_add(1, Ordering::SeqCst);
     // The exit made SIGCHLD pending for the parent (ignored unless it
     // installed a handler; `wait` in shells relies on it ending sigsuspend).
     if ppid != 0 {

@@ -435,7 +435,17 @@ fn call(t: &mut Thread, n: u64, a: [u64; 6]) -> KResult<u64> {
             }
             Ok(0)
         }
-        nr::GETPPID => proc_info(pid).map(|p| u64::from(p.ppid)),
+        nr::GETPPID => {
+            let epoch = process::reparent_epoch();
+            match t.ppid_cache {
+                Some((e, ppid)) if e == epoch => Ok(u64::from(ppid)),
+                _ => {
+                    let ppid = proc_info(pid)?.ppid;
+                    t.ppid_cache = Some((epoch, ppid));
+                    Ok(u64::from(ppid))
+                }
+            }
+        }
         nr::GETPGRP => proc_info(pid).map(|p| u64::from(p.pgid)),
         nr::GETPGID => {
             let target = if a[0] == 0 { pid } else { a[0] as u32 };

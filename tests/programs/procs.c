@@ -131,5 +131,44 @@ int main(void) {
     }
     waitpid(g, &st, 0);
     report("setpgid", st);
+
+    /* An orphan's getppid changes when its parent exits (asked many times
+     * before, so a kernel that caches the answer must notice). The new
+     * parent is init or a subreaper, which differs between machines: only
+     * the change is printed. */
+    int rp[2];
+    pipe(rp);
+    fflush(stdout);
+    pid_t mid = fork();
+    if (mid == 0) {
+        pid_t me = getpid();
+        pid_t gc = fork();
+        if (gc == 0) {
+            int same = 0;
+            for (int i = 0; i < 1000; i++) same += getppid() == me;
+            char ok = same == 1000 ? 'y' : 'n';
+            write(rp[1], &ok, 1); /* tells the parent to exit */
+            /* Wait (up to ~10 s) for the reparenting. */
+            int changed = 0;
+            for (int i = 0; i < 500 && !changed; i++) {
+                changed = getppid() != me;
+                if (!changed) usleep(20000);
+            }
+            char r = changed ? 'y' : 'n';
+            write(rp[1], &r, 1);
+            _exit(0);
+        }
+        char c;
+        read(rp[0], &c, 1);
+        write(rp[1], &c, 1); /* hand the first answer on to the test */
+        _exit(0);
+    }
+    waitpid(mid, &st, 0);
+    close(rp[1]);
+    char ans[2] = {'?', '?'};
+    read(rp[0], &ans[0], 1);
+    read(rp[0], &ans[1], 1);
+    printf("getppid before the parent exits: %s, after: %s\n", ans[0] == 'y' ? "parent" : "WRONG",
+           ans[1] == 'y' ? "changed" : "UNCHANGED");
     return 0;
 }
