@@ -1034,9 +1034,13 @@ fn sys_pread(t: &mut Thread, fd: i32, buf: u64, len: u64, off: i64) -> KResult<u
     if off < 0 {
         return Err(Errno::EINVAL);
     }
-    let i = fd_info(t.pid, fd)?;
-    if i.kind == Some(FileType::CharDevice) {
-        return Err(Errno::ESPIPE);
+    // `ReadAt` itself answers EBADF/ESPIPE/EISDIR; only an empty read, which
+    // never gets there, needs the descriptor looked at first.
+    if len == 0 {
+        let i = fd_info(t.pid, fd)?;
+        if matches!(i.kind, Some(FileType::CharDevice | FileType::Fifo)) {
+            return Err(Errno::ESPIPE);
+        }
     }
     chunked(len.min(kstate::MAX_IO), |at, n| {
         let data = match state::execute(ReadOp::ReadAt {

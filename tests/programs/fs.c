@@ -301,6 +301,21 @@ static void test_open_rw(void)
     printf("buf=\"%s\"\n", buf);
     rep("pread(5, off 100) beyond EOF", pread(fd, buf, 5, 100));
     expect_err("pread(off -1)", pread(fd, buf, 5, -1), EINVAL);
+    {
+        /* pread errors come from the descriptor: pipes and directories
+         * cannot be read at an offset; a write-only file cannot be read. */
+        int pp[2];
+        if (pipe(pp) == 0) {
+            expect_err("pread(pipe)", pread(pp[0], buf, 5, 0), ESPIPE);
+            expect_err("pread(pipe, 0 bytes)", pread(pp[0], buf, 0, 0), ESPIPE);
+            close(pp[0]);
+            close(pp[1]);
+        }
+        int dfd = open("/tmp", O_RDONLY | O_DIRECTORY);
+        expect_err("pread(directory)", pread(dfd, buf, 5, 0), EISDIR);
+        close(dfd);
+        expect_err("pread(bad fd)", pread(999, buf, 5, 0), EBADF);
+    }
     /* a hole: seek beyond EOF and write */
     rep("lseek(100, SEEK_SET) beyond EOF", lseek(fd, 100, SEEK_SET));
     rep("write(X) at 100", write(fd, "X", 1));
