@@ -104,8 +104,14 @@ pub fn page_frame(pid: Pid, va: u64, write: bool) -> KResult<u64> {
     if va >= 0x0000_8000_0000_0000 {
         return Err(Errno::EFAULT);
     }
+    // Each round makes the page accessible, but another thread of the
+    // process may take that away again before we look (a concurrent fork
+    // makes every page copy-on-write again; the forkexec benchmark's four
+    // forking threads beat a limit of 4 rounds, and waitpid then failed with
+    // EFAULT). So the limit only guards against a state in which the fault
+    // path keeps promising a mapping that never appears.
     let mut tries = 0;
-    while tries < 4 {
+    while tries < 10_000 {
         tries += 1;
         if let Some(pa) = translate(pid, va, write) {
             return Ok(pa);

@@ -99,6 +99,10 @@ struct Options {
     verbose: bool,
     /// One boot per benchmark instead of one per run.
     isolate: bool,
+    /// `--profile N`: sample the kernel N times instead of measuring.
+    profile: usize,
+    /// QEMU monitor socket for the profiler.
+    monitor: Option<PathBuf>,
 }
 
 fn parse_list(s: &str, name: &str) -> Result<Vec<u32>, String> {
@@ -126,6 +130,8 @@ fn parse(args: &[String]) -> Result<Options, String> {
         out: PathBuf::new(),
         verbose: false,
         isolate: false,
+        profile: 0,
+        monitor: None,
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -155,6 +161,13 @@ fn parse(args: &[String]) -> Result<Options, String> {
                     .ok_or("--duration-ms: need a positive number")?
             }
             "--out" => o.out = PathBuf::from(val()?),
+            "--profile" => {
+                o.profile = val()?
+                    .parse()
+                    .ok()
+                    .filter(|&n| n > 0)
+                    .ok_or("--profile: need a positive number of samples")?
+            }
             "--only" => {
                 let mut only = Vec::new();
                 for n in val()?.split(',').filter(|s| !s.is_empty()) {
@@ -558,6 +571,43 @@ fn tail(text: &str, lines: usize) -> String {
     s
 }
 
+/// `--profile N`: one NrOS boot of the selected benchmarks in the first
+/// configuration, sampled N times through QEMU's monitor (see `profile.rs`).
+fn profile(env: &Env, o: &Options, (cores, nodes): (u32, u32)) -> i32 {
+    let sock = env
+        .work
+        .join(format!("monitor-{}.sock", std::process::id()));
+    let _ = std::fs::remove_file(&sock);
+    let mut o2 = o.clone();
+    // Long enough for the samples (each takes a few ms per vCPU).
+    o2.duration_ms = o
+        .duration_ms
+        .max(o.profile as u64 * (30 + 10 * u64::from(cores)) + 5000);
+    o2.monitor = Some(sock.clone());
+    eprintln!(
+        "xtask profile: {} on NrOS, {cores} core(s) / {nodes} node(s), {} samples",
+        o.only.join(","),
+        o.profile
+    );
+    let samples = o.profile;
+    let s2 = sock.clone();
+    let sampler = std::thread::spawn(move || {
+        crate::profile::sample(&s2, samples, std::time::Duration::from_secs(3))
+    });
+    let out = boot(env, &o2, System::Nros, cores, nodes, &o.only);
+    let stacks = sampler.join().unwrap_or_default();
+    let _ = std::fs::remove_file(&sock);
+    if let Err(e) = &out {
+        eprintln!("xtask profile: {e}");
+    }
+    if stacks.is_empty() {
+        eprintln!("xtask profile: no samples (did QEMU start?)");
+        return 1;
+    }
+    println!("{}", crate::profile::report(&env.nros, &stacks, 30));
+    0
+}
+
 /// One boot of `system` running `benches` with one thread per core.
 fn boot(
     env: &Env,
@@ -611,6 +661,7 @@ fn boot(
     let mut m = Machine::new(kernel, cores, nodes);
     m.initrd = Some(rd.clone());
     m.append = append;
+    m.monitor = o.monitor.clone();
     // Boot (Linux on 4 TCG cores of a loaded 2-core host: ~15 s) plus a
     // generous allowance per benchmark; a hung benchmark costs this much.
     let per = o.duration_ms * 2 + 10_000;
@@ -1160,6 +1211,9 @@ pub fn run(args: &[String]) -> i32 {
             return 1;
         }
     };
+    if o.profile > 0 {
+        return profile(&env, &o, cfgs[0]);
+    }
     let linux_name = env
         .linux
         .as_ref()

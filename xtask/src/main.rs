@@ -3,6 +3,7 @@
 mod bench;
 mod fuzz;
 mod initrd;
+mod profile;
 mod programs;
 mod qemu;
 mod tests;

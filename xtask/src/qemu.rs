@@ -36,6 +36,8 @@ pub struct Machine {
     /// With `echo`, also print the kernel log (from the control port) at
     /// the end; `false` leaves it to the caller (`Outcome::log`).
     pub echo_log: bool,
+    /// Serve QEMU's monitor on this Unix socket (else no monitor).
+    pub monitor: Option<PathBuf>,
 }
 
 impl Machine {
@@ -51,6 +53,7 @@ impl Machine {
             quiet: false,
             input: Vec::new(),
             echo_log: true,
+            monitor: None,
         }
     }
 
@@ -75,8 +78,6 @@ impl Machine {
             "-no-reboot",
             "-display",
             "none",
-            "-monitor",
-            "none",
             "-device",
             "isa-debug-exit,iobase=0xf4,iosize=0x04",
             "-serial",
@@ -85,6 +86,11 @@ impl Machine {
         .iter()
         .map(|s| s.to_string())
         .collect();
+        a.push("-monitor".into());
+        a.push(match &self.monitor {
+            Some(p) => format!("unix:{},server,nowait", p.display()),
+            None => "none".into(),
+        });
         a.push("-serial".into());
         a.push(format!("file:{}", control.display()));
         a.push("-smp".into());
