@@ -289,7 +289,7 @@ pub fn tlb_shootdown(pid: Pid) {
         state::sync(r);
     }
     crate::arch::flush_tlb();
-    crate::sched::shootdown(pid, &crate::arch::flush_tlb);
+    crate::sched::shootdown_tlb(pid);
     // Kernel copies through the direct map that translated before.
     crate::uaccess::quiesce();
 }

@@ -80,6 +80,28 @@ pub fn shootdown(pid: Pid, f: &(dyn Fn() + Sync)) {
     }
 }
 
+/// A TLB shootdown for `pid`: every other core that runs it flushes its
+/// TLB before it next runs user code. Cores in user mode right now are
+/// interrupted and waited for; a core in the kernel only gets a flag (it
+/// flushes on its way back to user mode, and the kernel itself never uses
+/// user translations).
+pub fn shootdown_tlb(pid: Pid) {
+    core::sync::atomic::fence(Ordering::SeqCst);
+    let me = percpu::current().core_id();
+    let mut targets = 0u64;
+    for c in 0..crate::topology().cores.len() {
+        if c != me
+            && CURRENT[c].load(Ordering::SeqCst) == pid
+            && crate::arch::user::request_flush(c)
+        {
+            targets |= 1 << c;
+        }
+    }
+    if targets != 0 {
+        crate::arch::smp::run_on_set(targets, &crate::arch::user::flush_now);
+    }
+}
+
 /// Signal hints: bumped after a signal is made pending for a process (or it
 /// starts exiting), so a thread only looks at the replicated pending set
 /// when something may have changed. Indexed by pid modulo the table size

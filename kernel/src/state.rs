@@ -155,14 +155,11 @@ pub fn sync(r: usize) {
     st().nr.sync(r)
 }
 
-/// Log index replica `r` has applied up to.
-pub fn applied(r: usize) -> usize {
-    st().nr.log().local_tail(r)
-}
-
-/// State hash of replica `r` (not synced first).
-pub fn hash_of(r: usize) -> u64 {
-    st().nr.with_data(r, |d| d.state_hash())
+/// State hash of replica `r` and the log index it was taken at (the
+/// replica is synced first; its read lock keeps the two consistent).
+pub fn hash_of(r: usize) -> (usize, u64) {
+    let s = st();
+    s.nr.with_data(r, |d| (s.nr.log().local_tail(r), d.state_hash()))
 }
 
 /// Statistics of replica `r`.

@@ -16,7 +16,7 @@
 
 use super::percpu::MAX_CORES;
 use super::{cpu, percpu::sel};
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 const IA32_EFER: u32 = 0xC000_0080;
 const IA32_STAR: u32 = 0xC000_0081;
@@ -417,6 +417,31 @@ pub fn init_core() {
 static LOADED_FS: [AtomicU64; MAX_CORES] = [const { AtomicU64::new(u64::MAX) }; MAX_CORES];
 static LOADED_GS: [AtomicU64; MAX_CORES] = [const { AtomicU64::new(u64::MAX) }; MAX_CORES];
 
+/// Per core: the core is running user code (set just before entering user
+/// mode, cleared on the way back), and a TLB flush is owed before it next
+/// enters user mode. User translations in a core's TLB are only used by
+/// user code (the kernel never touches user addresses), so a core in the
+/// kernel can take a shootdown lazily: see [`request_flush`].
+static IN_USER: [AtomicBool; MAX_CORES] = [const { AtomicBool::new(false) }; MAX_CORES];
+static FLUSH_PENDING: [AtomicBool; MAX_CORES] = [const { AtomicBool::new(false) }; MAX_CORES];
+
+/// Ask `core` to flush its TLB before it next runs user code. True if it
+/// may be running user code right now: then it must be interrupted to
+/// flush (with [`flush_now`]); false if the flag suffices.
+pub fn request_flush(core: usize) -> bool {
+    FLUSH_PENDING[core].store(true, Ordering::SeqCst);
+    // Pairs with `enter`: it sets IN_USER, then reads FLUSH_PENDING. One of
+    // the two sides sees the other's store.
+    IN_USER[core].load(Ordering::SeqCst)
+}
+
+/// Flush this core's TLB now (the interrupt side of [`request_flush`]).
+pub fn flush_now() {
+    let core = super::percpu::current().core_id();
+    FLUSH_PENDING[core].store(false, Ordering::SeqCst);
+    super::flush_tlb();
+}
+
 /// Run `ctx` in user mode until it makes a system call or traps.
 ///
 /// `after_syscall`: the context resumes right after the `syscall` it made
@@ -454,6 +479,10 @@ pub fn enter(ctx: &mut UserContext, after_syscall: bool) -> Exit {
     // the whole saved image (its previous holder released it: see
     // `release_fpu`).
     let full_fpu = FPU_OWNER[core].swap(ctx.fpu_id, Ordering::Relaxed) != ctx.fpu_id;
+    IN_USER[core].store(true, Ordering::SeqCst);
+    if FLUSH_PENDING[core].swap(false, Ordering::SeqCst) {
+        super::flush_tlb();
+    }
     // SAFETY: interrupts are off; the FS base and the user GS base (swapped in
     // by the `swapgs` on the way out) are canonical user addresses; `ctx` is
     // a valid context with user selectors, so `iretq` lands in ring 3 and the
@@ -476,6 +505,7 @@ pub fn enter(ctx: &mut UserContext, after_syscall: bool) -> Exit {
             user_enter_asm(ctx, u64::from(full_fpu))
         }
     };
+    IN_USER[core].store(false, Ordering::Release);
     if reason == 0 {
         return Exit::Syscall;
     }
