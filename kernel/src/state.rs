@@ -80,7 +80,10 @@ const LOG_ENTRIES: usize = 1 << 12;
 /// Build one replica per NUMA node from `fs` (cloned; file data pages are
 /// shared until written) and register every core with its node's replica.
 pub fn init(fs: memfs::Fs) {
-    nr::set_wait_hook(crate::arch::smp::nr_wait_hook);
+    nr::set_wait_hook(
+        crate::arch::smp::nr_wait_hook,
+        crate::arch::smp::nr_progress_hook,
+    );
     let topo = crate::topology();
     let nodes = topo.nodes.len();
     let log: Arc<Log<WriteOp>> = Arc::new(Log::with_config(LogConfig {

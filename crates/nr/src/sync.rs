@@ -170,15 +170,23 @@ impl Backoff {
 #[cfg(all(not(feature = "std"), not(loom)))]
 static WAIT_HOOK: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(0);
 
-/// Without `std`: a function every spin wait of the crate calls instead of
-/// spinning once it has spun a while (128 iterations). A kernel under a
-/// hypervisor can give the CPU away there (the thread it waits for may be
-/// on a virtual CPU the host is not running). It must return soon and may
-/// return at any time: waits check their condition again after it.
+/// Without `std`: `wait` is a function every spin wait of the crate calls
+/// instead of spinning once it has spun a while (128 iterations). A kernel
+/// under a hypervisor can give the CPU away there (the thread it waits for
+/// may be on a virtual CPU the host is not running). It must return soon
+/// and may return at any time: waits check their condition again after it.
+/// `progress` is called after every release of a lock of the crate (a
+/// combiner finished a batch, a lagging replica caught up): the moment to
+/// wake waiters that gave their CPU away.
 #[cfg(all(not(feature = "std"), not(loom)))]
-pub fn set_wait_hook(f: fn()) {
-    WAIT_HOOK.store(f as usize, Ordering::Relaxed);
+pub fn set_wait_hook(wait: fn(), progress: fn()) {
+    PROGRESS_HOOK.store(progress as usize, Ordering::Relaxed);
+    WAIT_HOOK.store(wait as usize, Ordering::Relaxed);
 }
+
+/// See [`set_wait_hook`]; 0 = none.
+#[cfg(all(not(feature = "std"), not(loom)))]
+static PROGRESS_HOOK: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(0);
 
 /// A minimal test-and-test-and-set spin lock protecting a `T`.
 ///
@@ -240,5 +248,15 @@ impl Drop for Unlock<'_> {
     #[inline(always)]
     fn drop(&mut self) {
         self.0.store(false, Ordering::Release);
+        #[cfg(all(not(feature = "std"), not(loom)))]
+        {
+            let hook = PROGRESS_HOOK.load(Ordering::Relaxed);
+            if hook != 0 {
+                // SAFETY: only `set_wait_hook` stores a non-zero value, and
+                // it stores a `fn()`.
+                let f: fn() = unsafe { core::mem::transmute::<usize, fn()>(hook) };
+                f();
+            }
+        }
     }
 }

@@ -1,7 +1,7 @@
 //! Starting application processors and running code on other cores.
 
 use super::{apic, cpu, paging, percpu, traps};
-use core::sync::atomic::{AtomicU32, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 /// Physical address the AP trampoline is copied to (below 1 MiB).
 pub const TRAMPOLINE_PHYS: u64 = 0x8000;
@@ -94,7 +94,34 @@ pub fn nr_wait_hook() {
         core::hint::spin_loop();
         return;
     }
+    let bit = 1u64 << pc.core_id();
+    NAPPING.fetch_or(bit, Ordering::SeqCst);
     apic::nap(NAP_US);
+    NAPPING.fetch_and(!bit, Ordering::SeqCst);
+}
+
+/// Cores napping in [`nr_wait_hook`].
+static NAPPING: AtomicU64 = AtomicU64::new(0);
+
+/// Installed as the `nr` crate's progress hook (a lock of the replicated
+/// state was released): wake the cores napping in [`nr_wait_hook`] so they
+/// look again now rather than when their nap ends. A wake-up lost to the
+/// race with a core just going to nap only costs that core its nap.
+pub fn nr_progress_hook() {
+    let napping = NAPPING.load(Ordering::Relaxed);
+    if napping == 0 {
+        return;
+    }
+    let me = percpu::current().core_id();
+    let mut left = napping & !(1u64 << me);
+    while left != 0 {
+        let c = left.trailing_zeros() as usize;
+        left &= left - 1;
+        apic::send_ipi(
+            percpu::core(c).apic_id.load(Ordering::Relaxed),
+            traps::VEC_WAKE,
+        );
+    }
 }
 
 /// How long [`nr_wait_hook`] naps.
