@@ -177,6 +177,38 @@ pub struct Process<M: FrameMemory> {
     pub fork_gen: u64,
 }
 
+impl<M: FrameMemory> Process<M> {
+    /// A live process with one thread, no signals and no fork in flight.
+    fn new(
+        (pid, ppid, pgid, sid): (Pid, Pid, Pid, Pid),
+        cwd: Ino,
+        umask: u32,
+        fds: BTreeMap<i32, FdEntry>,
+        vm: AddressSpace<M>,
+        exe: Vec<u8>,
+    ) -> Self {
+        Process {
+            pid,
+            ppid,
+            pgid,
+            sid,
+            cwd,
+            umask,
+            fds,
+            vm: Some(vm),
+            exe,
+            exit_status: None,
+            pending: 0,
+            threads: 1,
+            exiting: false,
+            placement: BTreeMap::new(),
+            thread_pending: BTreeMap::new(),
+            forks_in_flight: 0,
+            fork_gen: 0,
+        }
+    }
+}
+
 /// Which core a thread runs on and which cores it may run on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Placement {
@@ -1198,25 +1230,14 @@ impl<M: FrameMemory + Clone> KernelState<M> {
                 self.fs.pin(cwd);
                 self.procs.insert(
                     pid,
-                    Process {
-                        pid,
-                        ppid: parent,
-                        pgid,
-                        sid,
+                    Process::new(
+                        (pid, parent, pgid, sid),
                         cwd,
                         umask,
-                        fds: BTreeMap::new(),
-                        vm: Some(vm),
+                        BTreeMap::new(),
+                        vm,
                         exe,
-                        exit_status: None,
-                        pending: 0,
-                        threads: 1,
-                        exiting: false,
-                        placement: BTreeMap::new(),
-                        thread_pending: BTreeMap::new(),
-                        forks_in_flight: 0,
-                        fork_gen: 0,
-                    },
+                    ),
                 );
                 Ok(Resp::Pid(pid))
             }
@@ -1818,25 +1839,7 @@ impl<M: FrameMemory + Clone> KernelState<M> {
                 self.fs.pin(cwd);
                 self.procs.insert(
                     pid,
-                    Process {
-                        pid,
-                        ppid: parent,
-                        pgid,
-                        sid,
-                        cwd,
-                        umask,
-                        fds,
-                        vm: Some(vm),
-                        exe,
-                        exit_status: None,
-                        pending: 0,
-                        threads: 1,
-                        exiting: false,
-                        placement: BTreeMap::new(),
-                        thread_pending: BTreeMap::new(),
-                        forks_in_flight: 0,
-                        fork_gen: 0,
-                    },
+                    Process::new((pid, parent, pgid, sid), cwd, umask, fds, vm, exe),
                 );
                 Ok(Resp::Pid(pid))
             }
