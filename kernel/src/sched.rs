@@ -66,18 +66,25 @@ pub fn set_current(pid: Pid) {
 /// the replicated state first; a core that starts running `pid` afterwards
 /// sees the change (both sides use sequentially consistent atomics).
 pub fn shootdown(pid: Pid, f: &(dyn Fn() + Sync)) {
-    core::sync::atomic::fence(Ordering::SeqCst);
-    let me = percpu::current().core_id();
-    let mut targets = 0u64;
-    for c in 0..crate::topology().cores.len() {
-        if c != me && CURRENT[c].load(Ordering::SeqCst) == pid {
-            targets |= 1 << c;
-        }
-    }
+    let targets = others_running(pid, |_| true);
     // All targets at once: the wait is the slowest target's, not the sum.
     if targets != 0 {
         crate::arch::smp::run_on_set(targets, f);
     }
+}
+
+/// The other cores that run `pid` and pass `pick`, as a bit set (after a
+/// fence that orders the caller's state change before the look).
+fn others_running(pid: Pid, mut pick: impl FnMut(usize) -> bool) -> u64 {
+    core::sync::atomic::fence(Ordering::SeqCst);
+    let me = percpu::current().core_id();
+    let mut set = 0u64;
+    for c in 0..crate::topology().cores.len() {
+        if c != me && CURRENT[c].load(Ordering::SeqCst) == pid && pick(c) {
+            set |= 1 << c;
+        }
+    }
+    set
 }
 
 /// A TLB shootdown for `pid`: every other core that runs it flushes its
@@ -86,17 +93,7 @@ pub fn shootdown(pid: Pid, f: &(dyn Fn() + Sync)) {
 /// flushes on its way back to user mode, and the kernel itself never uses
 /// user translations).
 pub fn shootdown_tlb(pid: Pid) {
-    core::sync::atomic::fence(Ordering::SeqCst);
-    let me = percpu::current().core_id();
-    let mut targets = 0u64;
-    for c in 0..crate::topology().cores.len() {
-        if c != me
-            && CURRENT[c].load(Ordering::SeqCst) == pid
-            && crate::arch::user::request_flush(c)
-        {
-            targets |= 1 << c;
-        }
-    }
+    let targets = others_running(pid, crate::arch::user::request_flush);
     if targets != 0 {
         crate::arch::smp::run_on_set(targets, &crate::arch::user::flush_now);
     }

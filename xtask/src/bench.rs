@@ -118,6 +118,15 @@ fn parse_list(s: &str, name: &str) -> Result<Vec<u32>, String> {
         .collect()
 }
 
+/// A positive number given to option `name`.
+fn positive<T: std::str::FromStr + PartialOrd + Default>(s: &str, name: &str) -> Result<T, String> {
+    s.trim()
+        .parse::<T>()
+        .ok()
+        .filter(|n| *n > T::default())
+        .ok_or_else(|| format!("{name}: need a positive number"))
+}
+
 fn parse(args: &[String]) -> Result<Options, String> {
     let mut o = Options {
         smoke: false,
@@ -146,28 +155,10 @@ fn parse(args: &[String]) -> Result<Options, String> {
             "--isolate" => o.isolate = true,
             "--cores" => o.cores = parse_list(&val()?, a)?,
             "--nodes" => o.nodes = parse_list(&val()?, a)?,
-            "--repeats" => {
-                o.repeats = val()?
-                    .parse()
-                    .ok()
-                    .filter(|&n| n > 0)
-                    .ok_or("--repeats: need a positive number")?
-            }
-            "--duration-ms" => {
-                o.duration_ms = val()?
-                    .parse()
-                    .ok()
-                    .filter(|&n| n > 0)
-                    .ok_or("--duration-ms: need a positive number")?
-            }
+            "--repeats" => o.repeats = positive(&val()?, a)?,
+            "--duration-ms" => o.duration_ms = positive(&val()?, a)?,
             "--out" => o.out = PathBuf::from(val()?),
-            "--profile" => {
-                o.profile = val()?
-                    .parse()
-                    .ok()
-                    .filter(|&n| n > 0)
-                    .ok_or("--profile: need a positive number of samples")?
-            }
+            "--profile" => o.profile = positive(&val()?, a)?,
             "--only" => {
                 let mut only = Vec::new();
                 for n in val()?.split(',').filter(|s| !s.is_empty()) {

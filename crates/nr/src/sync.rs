@@ -152,18 +152,27 @@ impl Backoff {
                 self.spins += 1;
                 core::hint::spin_loop();
             } else {
-                let hook = WAIT_HOOK.load(Ordering::Relaxed);
-                if hook == 0 {
+                if !call_hook(&WAIT_HOOK) {
                     core::hint::spin_loop();
-                } else {
-                    // SAFETY: only `set_wait_hook` stores a non-zero value,
-                    // and it stores a `fn()`.
-                    let f: fn() = unsafe { core::mem::transmute::<usize, fn()>(hook) };
-                    f();
                 }
             }
         }
     }
+}
+
+/// Call the hook stored in `hook` (see [`set_wait_hook`]); false if none
+/// is installed.
+#[cfg(all(not(feature = "std"), not(loom)))]
+fn call_hook(hook: &core::sync::atomic::AtomicUsize) -> bool {
+    let h = hook.load(Ordering::Relaxed);
+    if h == 0 {
+        return false;
+    }
+    // SAFETY: only `set_wait_hook` stores a non-zero value into the hook
+    // statics, and what it stores is a `fn()`.
+    let f: fn() = unsafe { core::mem::transmute::<usize, fn()>(h) };
+    f();
+    true
 }
 
 /// See [`set_wait_hook`]; 0 = none.
@@ -249,14 +258,6 @@ impl Drop for Unlock<'_> {
     fn drop(&mut self) {
         self.0.store(false, Ordering::Release);
         #[cfg(all(not(feature = "std"), not(loom)))]
-        {
-            let hook = PROGRESS_HOOK.load(Ordering::Relaxed);
-            if hook != 0 {
-                // SAFETY: only `set_wait_hook` stores a non-zero value, and
-                // it stores a `fn()`.
-                let f: fn() = unsafe { core::mem::transmute::<usize, fn()>(hook) };
-                f();
-            }
-        }
+        call_hook(&PROGRESS_HOOK);
     }
 }

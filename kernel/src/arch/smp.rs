@@ -90,7 +90,7 @@ fn post(target: usize, call: &percpu::Call) {
 pub fn nr_wait_hook() {
     service_mailbox();
     let pc = percpu::current();
-    if cpu::interrupts_enabled() || pc.calls_running.load(Ordering::Relaxed) != 0 {
+    if !may_halt(pc) {
         core::hint::spin_loop();
         return;
     }
@@ -127,6 +127,13 @@ pub fn nr_progress_hook() {
 /// How long [`nr_wait_hook`] naps.
 const NAP_US: u32 = 20;
 
+/// Whether a waiting core may halt: only with interrupts off (so no
+/// handler runs between its last look and `sti; hlt`) and outside posted
+/// calls (which may run in an interrupt handler on an IST stack).
+fn may_halt(pc: &percpu::PerCore) -> bool {
+    !cpu::interrupts_enabled() && pc.calls_running.load(Ordering::Relaxed) == 0
+}
+
 /// Spin iterations before a waiting core halts.
 const SPINS_BEFORE_HALT: u32 = 200;
 
@@ -146,10 +153,7 @@ fn wait(call: &percpu::Call) {
     let mut spins = 0;
     while call.left.load(Ordering::Acquire) != 0 {
         service_mailbox();
-        if spins < SPINS_BEFORE_HALT
-            || cpu::interrupts_enabled()
-            || pc.calls_running.load(Ordering::Relaxed) != 0
-        {
+        if spins < SPINS_BEFORE_HALT || !may_halt(pc) {
             spins += 1;
             core::hint::spin_loop();
             continue;

@@ -123,12 +123,8 @@ impl Clone for UserContext {
     /// A copy with its own FPU state: the x87 part is taken from the
     /// registers when this core holds it live.
     fn clone(&self) -> Self {
-        let mut fpu = self.fpu.clone();
-        if self.fpu_live_here() {
-            save_live_x87(&mut fpu);
-        }
         UserContext {
-            fpu,
+            fpu: self.fpu_bytes(),
             fpu_id: new_fpu_id(),
             ..*self
         }
