@@ -1000,7 +1000,13 @@ static void gen_mmap(ctx_t *c)
         }
         addr = a;
     } else if (R(4) == 0) {
-        addr = (long)PICK(bad_ptrs) & ~(PG - 1); /* a hint only */
+        /* A hint only, and never one a kernel may honour: a mapping at
+         * 0x7f000 would make the bad pointer 0x7fff0 readable, and a signal
+         * mask read from there could then block SIGSEGV (this made one run
+         * in three to five fail until 2026-11-29). 0x1000 is below
+         * mmap_min_addr: the kernel picks another address. */
+        addr = (long)PICK(bad_ptrs) & ~(PG - 1);
+        if (addr >= 0x10000 && (unsigned long)addr < 0x00007ffffffff000UL) addr = 0x1000;
     }
     if (!fixed) flags &= ~(MAP_FIXED | MAP_FIXED_NOREPLACE);
     long fd = (flags & MAP_ANONYMOUS) && R(2) ? -1 : fd_pick(c);
