@@ -16,6 +16,7 @@ pub fn run(name: &str) -> ! {
         "topology" => topology_test(),
         "alloc" => alloc_test(),
         "ipi" => ipi_test(),
+        "retire" => retire_test(),
         "pagefault" => {
             let v = crate::arch::trigger_page_fault();
             log::error!("read of an unmapped page returned {v}");
@@ -37,7 +38,7 @@ pub fn run(name: &str) -> ! {
             log::error!("read of a non-canonical address returned {v}");
         }
         other => {
-            log::error!("unknown kernel test `{other}` (known: topology, alloc, ipi, pagefault, gpfault, stackoverflow, smap, smep)");
+            log::error!("unknown kernel test `{other}` (known: topology, alloc, ipi, retire, pagefault, gpfault, stackoverflow, smap, smep)");
         }
     }
     exit::exit(1)
@@ -183,6 +184,45 @@ fn ipi_test() -> ! {
         cores,
         cores * (cores - 1)
     );
+    exit::exit(0)
+}
+
+/// A retired page-table frame is freed only once every core that ran on a
+/// user root has written CR3 since: first this core, then (with two or
+/// more cores) another one that `reclaim_all` makes flush by IPI.
+fn retire_test() -> ! {
+    let check = |what: &str, want: usize| {
+        let n = mem::retired_count();
+        if n != want {
+            fail(format_args!("{what}: {n} frames retired, expected {want}"));
+        }
+    };
+    let frame = || mem::alloc_frame().unwrap_or_else(|| fail(format_args!("out of frames")));
+    mem::reclaim();
+    check("at start", 0);
+    // This core walks a user hierarchy from now on.
+    if crate::arch::paging::enter_user_test_space().is_none() {
+        fail(format_args!("no user test space"));
+    }
+    mem::retire_table(frame());
+    check("while this core has not written CR3", 1);
+    crate::arch::flush_tlb();
+    mem::reclaim();
+    check("after this core flushed", 0);
+    let cores = topology().cores.len();
+    if cores > 1 {
+        let other = (percpu::current().core_id() + 1) % cores;
+        smp::run_on(other, &|| {
+            crate::arch::paging::enter_user_test_space();
+        });
+        mem::retire_table(frame());
+        crate::arch::flush_tlb();
+        mem::reclaim();
+        check("while another core has not written CR3", 1);
+        mem::reclaim_all();
+        check("after reclaim_all", 0);
+    }
+    crate::kprintln!("retire: page tables freed only after every core flushed, cores: {cores}");
     exit::exit(0)
 }
 

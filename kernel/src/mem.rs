@@ -5,6 +5,7 @@
 use crate::arch::{heap::MAX_NODES, percpu, percpu::MAX_CORES};
 use alloc::vec::Vec;
 use platform::frames::{FrameAllocator, FrameCache};
+use platform::retire::{Links, RetireList};
 use spin::{Mutex, Once};
 
 struct NodeFrames {
@@ -74,6 +75,12 @@ pub fn alloc_frame() -> Option<u64> {
     (0..MAX_NODES)
         .filter(|&n| n != local)
         .find_map(alloc_frame_on)
+        .or_else(|| {
+            // Retired page tables this core alone held back (no waiting for
+            // other cores here: this may run inside a replicated operation).
+            crate::arch::flush_tlb();
+            (reclaim() > 0).then(alloc_frame).flatten()
+        })
 }
 
 /// Return a frame. Frames of the running core's node go to its cache.
@@ -118,4 +125,72 @@ pub fn free_frames(n: usize) -> u64 {
 /// Total frames managed for node `n`.
 pub fn total_frames(n: usize) -> u64 {
     node(n).map_or(0, |nf| nf.alloc.lock().total_count())
+}
+
+/// Page-table frames unlinked from a user hierarchy, waiting until no core
+/// can reach them through its paging-structure caches (see
+/// [`platform::retire`]).
+static RETIRED: Mutex<RetireList> = Mutex::new(RetireList::new());
+
+/// The link words of retired frames, kept in the frames themselves.
+struct FrameLinks;
+
+impl Links for FrameLinks {
+    fn set(&mut self, frame: u64, next: u64, tag: u64) {
+        crate::arch::paging::frame::write_u64(frame, 0, next);
+        crate::arch::paging::frame::write_u64(frame, 1, tag);
+    }
+
+    fn get(&self, frame: u64) -> (u64, u64) {
+        (
+            crate::arch::paging::frame::read_u64(frame, 0),
+            crate::arch::paging::frame::read_u64(frame, 1),
+        )
+    }
+}
+
+/// Free a page-table frame just unlinked from a user hierarchy once no core
+/// can walk it any more (cores that ran the address space may hold cached
+/// pointers to it until their next CR3 write).
+pub fn retire_table(paddr: u64) {
+    {
+        let mut list = RETIRED.lock();
+        // Tagged under the lock: the list stays in tag order.
+        let tag = crate::arch::paging::retire_tag();
+        list.push(paddr, tag, &mut FrameLinks);
+    }
+    reclaim();
+}
+
+/// Free the retired tables no core can reach any more; returns how many.
+pub fn reclaim() -> usize {
+    let safe = crate::arch::paging::retire_safe_below();
+    let mut n = 0;
+    loop {
+        let Some(f) = RETIRED.lock().pop_safe(safe, &FrameLinks) else {
+            return n;
+        };
+        free_frame(f);
+        n += 1;
+    }
+}
+
+/// Free every retired table now: the cores that could still reach one
+/// flush their TLBs first. Not inside a replicated operation (it waits for
+/// other cores).
+pub fn reclaim_all() {
+    let newest = RETIRED.lock().newest_tag(&FrameLinks);
+    if let Some(tag) = newest {
+        crate::arch::flush_tlb();
+        let others = crate::arch::paging::cores_behind(tag);
+        if others != 0 {
+            crate::arch::smp::run_on_set(others, &crate::arch::user::flush_now);
+        }
+    }
+    reclaim();
+}
+
+/// Page-table frames waiting to be freed.
+pub fn retired_count() -> usize {
+    RETIRED.lock().len()
 }

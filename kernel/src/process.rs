@@ -238,7 +238,13 @@ pub fn release(resp: KResult<Resp>) -> KResult<Resp> {
 
 /// Allocate a frame on this core's node (`ENOMEM` when memory is gone).
 pub fn alloc_user_frame() -> KResult<u64> {
-    mem::alloc_frame().ok_or(Errno::ENOMEM)
+    mem::alloc_frame()
+        .or_else(|| {
+            // Page tables retired but held back by other cores' caches.
+            mem::reclaim_all();
+            mem::alloc_frame()
+        })
+        .ok_or(Errno::ENOMEM)
 }
 
 /// Back the page of `va` with a fresh frame, zeroed or filled from

@@ -71,11 +71,13 @@ pub fn stats() -> Vec<u8> {
 
 /// `/proc/meminfo` (the first lines of Linux's format): total and free
 /// physical memory. Reading it first brings every replica up to date, so
-/// page tables of exited processes are freed on every node before counting.
+/// page tables of exited processes are freed on every node before counting
+/// (after the cores that may still cache them have flushed their TLBs).
 pub fn meminfo() -> Vec<u8> {
     for r in 0..state::replicas() {
         state::sync(r);
     }
+    crate::mem::reclaim_all();
     let nodes = crate::topology().nodes.len();
     let total: u64 = (0..nodes).map(crate::mem::total_frames).sum::<u64>() * 4;
     let free: u64 = (0..nodes).map(crate::mem::free_frames).sum::<u64>() * 4;

@@ -32,7 +32,9 @@ impl kstate::FrameMemory for NodeFrames {
     }
 
     fn free_table(&mut self, phys: u64) {
-        mem::free_frame(phys);
+        // Cores that ran the address space may still reach the table
+        // through their paging-structure caches.
+        mem::retire_table(phys);
     }
 
     fn read_entry(&self, table: u64, index: usize) -> u64 {

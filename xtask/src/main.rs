@@ -21,7 +21,7 @@ commands:
             --nodes M        NUMA nodes (default 2; cores must be a multiple)
             --mem MIB        total memory, split evenly (default 512 per node)
             --timeout SECS   kill QEMU after SECS seconds (exit status 124)
-            --kernel-test T  run built-in kernel test T (topology, alloc, ipi,
+            --kernel-test T  run built-in kernel test T (topology, alloc, ipi, retire,
                              pagefault, gpfault, stackoverflow)
             --append ARGS    extra kernel command line (log=debug, ...)
             --add HOST[:GUEST]  put a file or directory into the root file

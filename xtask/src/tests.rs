@@ -250,10 +250,11 @@ struct Case {
 fn cases() -> Vec<Case> {
     let mut v = Vec::new();
     let configs = [(1, 1), (4, 2), (8, 4)];
-    let tests: [(&str, Check); 5] = [
+    let tests: [(&str, Check); 6] = [
         ("topology", check_topology),
         ("alloc", check_alloc),
         ("ipi", check_ipi),
+        ("retire", check_retire),
         ("pagefault", check_pagefault),
         ("gpfault", check_gpfault),
     ];
@@ -392,6 +393,18 @@ fn check_ipi(c: &Case, status: i32, out: &str) -> Result<(), String> {
         "ipi: {} cores, {} cross-core calls answered",
         c.cores,
         c.cores * (c.cores - 1)
+    );
+    out.lines()
+        .any(|l| l == want)
+        .then_some(())
+        .ok_or_else(|| format!("no `{want}` line"))
+}
+
+fn check_retire(c: &Case, status: i32, out: &str) -> Result<(), String> {
+    expect_status(status, 0)?;
+    let want = format!(
+        "retire: page tables freed only after every core flushed, cores: {}",
+        c.cores
     );
     out.lines()
         .any(|l| l == want)

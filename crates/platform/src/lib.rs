@@ -13,6 +13,7 @@
 //! - [`topology`]: cores, NUMA nodes, per-node memory and distances.
 //! - [`frames`]: per-node physical frame allocator and per-core frame cache.
 //! - [`cmdline`]: kernel command-line parsing.
+//! - [`retire`]: when an unlinked page-table frame may be reused.
 #![no_std]
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
@@ -26,6 +27,7 @@ pub mod cmdline;
 pub mod frames;
 pub mod memmap;
 pub mod pvh;
+pub mod retire;
 pub mod topology;
 
 /// Size of a base page / physical frame (4 KiB).

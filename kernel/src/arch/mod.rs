@@ -133,8 +133,7 @@ pub fn trigger_gp_fault() -> u64 {
 
 /// Flush this core's TLB (non-global entries) by reloading CR3.
 pub fn flush_tlb() {
-    // SAFETY: reloading the current CR3 keeps the same mappings.
-    unsafe { cpu::set_cr3(cpu::cr3()) };
+    paging::reload_cr3();
 }
 
 /// Remap the legacy 8259 PICs away from the exception vectors (to 0xe0..0xef)

@@ -2,7 +2,7 @@
 //! with per-section permissions, guarded kernel stacks and MMIO windows.
 
 use super::cpu;
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use spin::Mutex;
 
 /// Virtual address of physical address 0 in the direct map (PML4 slot 256).
@@ -201,8 +201,7 @@ pub fn enter_user_test_space() -> Option<u64> {
     // SAFETY: `page` is a fresh frame reachable through the direct map.
     unsafe { core::ptr::write_bytes(phys_to_virt(page) as *mut u8, 0xc3, PAGE_SIZE as usize) };
     table(t)[index(USER_TEST_PAGE, 0)] = page | user;
-    // SAFETY: the new root carries the kernel half unchanged.
-    unsafe { cpu::set_cr3(root) };
+    write_cr3(root);
     Some(USER_TEST_PAGE)
 }
 
@@ -389,10 +388,71 @@ pub fn kernel_half() -> [u64; 256] {
 pub fn load_root(root: u64) {
     let root = if root == 0 { kernel_root() } else { root };
     if cpu::cr3() & ADDR_MASK != root {
-        // SAFETY: every user root carries the kernel half, so the kernel's
-        // code, data, stacks and direct map stay mapped at the same addresses.
-        unsafe { cpu::set_cr3(root) };
+        write_cr3(root);
     }
+}
+
+/// Reload CR3: flushes this core's TLB and paging-structure caches (except
+/// global entries).
+pub fn reload_cr3() {
+    write_cr3(cpu::cr3() & ADDR_MASK);
+}
+
+/// Generation counter of retired page-table frames (see
+/// [`platform::retire`]): the next tag to hand out.
+static RETIRE_GEN: AtomicU64 = AtomicU64::new(1);
+/// Per core: [`RETIRE_GEN`] as read just before its last CR3 write.
+static GEN_AT_CR3: [AtomicU64; super::percpu::MAX_CORES] =
+    [const { AtomicU64::new(0) }; super::percpu::MAX_CORES];
+/// Per core: whether CR3 holds the kernel root (which reaches no user
+/// table). Cores start on kernel tables.
+static ON_KERNEL_ROOT: [AtomicBool; super::percpu::MAX_CORES] =
+    [const { AtomicBool::new(true) }; super::percpu::MAX_CORES];
+
+/// The only CR3 write once the cores run: it keeps the books that
+/// [`retire_tag`] and [`core_views`] read.
+fn write_cr3(root: u64) {
+    let me = super::percpu::current().core_id();
+    let kernel = root == kernel_root();
+    if !kernel {
+        // Before the user root can be walked.
+        ON_KERNEL_ROOT[me].store(false, Ordering::SeqCst);
+    }
+    let gen = RETIRE_GEN.load(Ordering::SeqCst);
+    // SAFETY: every user root carries the kernel half, so the kernel's code,
+    // data, stacks and direct map stay mapped at the same addresses.
+    unsafe { cpu::set_cr3(root) };
+    // Tables retired under a tag below `gen` were unlinked before the
+    // write: nothing cached on this core leads to them any more.
+    GEN_AT_CR3[me].store(gen, Ordering::SeqCst);
+    if kernel {
+        ON_KERNEL_ROOT[me].store(true, Ordering::SeqCst);
+    }
+}
+
+/// Tag for a page-table frame unlinked from its hierarchy just now.
+pub fn retire_tag() -> u64 {
+    RETIRE_GEN.fetch_add(1, Ordering::SeqCst)
+}
+
+/// Tags below the returned value name retired tables no core can reach.
+pub fn retire_safe_below() -> u64 {
+    let next = RETIRE_GEN.load(Ordering::SeqCst);
+    platform::retire::safe_below(next, (0..crate::topology().cores.len()).map(core_view))
+}
+
+fn core_view(c: usize) -> platform::retire::CoreView {
+    platform::retire::CoreView {
+        on_kernel_root: ON_KERNEL_ROOT[c].load(Ordering::SeqCst),
+        gen_at_last_cr3: GEN_AT_CR3[c].load(Ordering::SeqCst),
+    }
+}
+
+/// Cores (bit mask) that may still reach a table retired under `tag`.
+pub fn cores_behind(tag: u64) -> u64 {
+    (0..crate::topology().cores.len())
+        .filter(|&c| platform::retire::safe_below(u64::MAX, [core_view(c)]) <= tag)
+        .fold(0, |m, c| m | 1 << c)
 }
 
 /// The physical range `[paddr, paddr+len)` as a byte slice, for memory that
