@@ -153,14 +153,22 @@ impl Links for FrameLinks {
 /// can walk it any more (cores that ran the address space may hold cached
 /// pointers to it until their next CR3 write).
 pub fn retire_table(paddr: u64) {
-    {
+    let waiting = {
         let mut list = RETIRED.lock();
         // Tagged under the lock: the list stays in tag order.
         let tag = crate::arch::paging::retire_tag();
         list.push(paddr, tag, &mut FrameLinks);
+        list.len()
+    };
+    // Freeing in batches keeps this cheap on munmap-heavy loads; timer ticks
+    // and allocation failures free the rest.
+    if waiting >= RECLAIM_BATCH {
+        reclaim();
     }
-    reclaim();
 }
+
+/// Retired tables that make [`retire_table`] free what it can.
+const RECLAIM_BATCH: usize = 16;
 
 /// Free the retired tables no core can reach any more; returns how many.
 pub fn reclaim() -> usize {
@@ -186,6 +194,21 @@ pub fn reclaim_all() {
         if others != 0 {
             crate::arch::smp::run_on_set(others, &crate::arch::user::flush_now);
         }
+    }
+    reclaim();
+}
+
+/// On a timer tick in user mode: if this core holds the oldest retired
+/// table back, flush (a core that keeps running one address space would
+/// otherwise hold every later retired table back until memory runs out),
+/// then free what has become safe.
+pub fn tick() {
+    let Some(oldest) = RETIRED.try_lock().and_then(|l| l.oldest_tag(&FrameLinks)) else {
+        return;
+    };
+    let me = percpu::current().core_id();
+    if crate::arch::paging::cores_behind(oldest) & (1 << me) != 0 {
+        crate::arch::flush_tlb();
     }
     reclaim();
 }

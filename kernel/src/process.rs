@@ -888,6 +888,14 @@ pub fn run_slice(mut t: Box<Thread>) -> Slice {
                 }
             }
             Exit::Interrupt(v) => {
+                if v == crate::arch::traps::VEC_TIMER {
+                    // A core that stays in one user address space writes
+                    // no CR3 of its own accord.
+                    mem::tick();
+                    // Nor does it run the scheduler loop: sleepers whose
+                    // time has come must not wait for the slice to end.
+                    crate::sched::wake_sleepers();
+                }
                 if v == crate::arch::traps::VEC_TIMER && crate::sched::others_waiting() {
                     leave_core(&mut t);
                     return Slice::Requeue(t);

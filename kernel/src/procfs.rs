@@ -48,10 +48,14 @@ pub fn threads() -> Vec<u8> {
     out.into_bytes()
 }
 
-/// `/proc/nr/stats`: the nr counters of every replica and the log indices.
+/// `/proc/nr/stats`: the nr counters of every replica, the log indices and
+/// the page-table frames waiting for TLB flushes before they are freed.
 pub fn stats() -> Vec<u8> {
     let (head, tail, ctail) = state::log_indices();
-    let mut out = format!("log head {head} tail {tail} ctail {ctail}\n");
+    let mut out = format!(
+        "log head {head} tail {tail} ctail {ctail}\nretired page tables {}\n",
+        crate::mem::retired_count()
+    );
     for r in 0..state::replicas() {
         let s = state::stats(r);
         out.push_str(&format!(

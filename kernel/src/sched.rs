@@ -17,7 +17,7 @@ use crate::process::{self, Slice, Thread};
 use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use kstate::Pid;
 use spin::Mutex;
 
@@ -47,6 +47,9 @@ static WAIT: Mutex<BTreeMap<WaitKey, (u64, Vec<Box<Thread>>)>> = Mutex::new(BTre
 static BOUNCE: Mutex<alloc::collections::BTreeSet<Pid>> =
     Mutex::new(alloc::collections::BTreeSet::new());
 static SLEEPERS: Mutex<Vec<(u64, Box<Thread>)>> = Mutex::new(Vec::new());
+/// No timed wait in [`WAIT`] ends before this (monotonic ns); changed only
+/// under WAIT's lock. Spares [`wake_sleepers`] a scan of every wait queue.
+static EARLIEST_WAIT_DEADLINE: AtomicU64 = AtomicU64::new(u64::MAX);
 /// Threads that exist (running, queued, parked or sleeping).
 static THREADS: AtomicUsize = AtomicUsize::new(0);
 static STARTED: AtomicBool = AtomicBool::new(false);
@@ -138,6 +141,9 @@ pub fn park(key: WaitKey, seen: u64, mut t: Box<Thread>) {
         t.woken_by = Some(key);
         enqueue(t);
     } else {
+        if let Some(d) = t.wait_deadline {
+            EARLIEST_WAIT_DEADLINE.fetch_min(d, Ordering::Relaxed);
+        }
         e.1.push(t);
     }
 }
@@ -277,22 +283,32 @@ pub fn sleep(deadline: u64, t: Box<Thread>) {
     SLEEPERS.lock().push((deadline, t));
 }
 
-fn wake_sleepers() {
+/// Make runnable the sleepers and timed waiters whose deadline passed
+/// (called by the scheduler loop and on timer ticks in user mode, so a
+/// thread that never leaves user mode cannot keep them asleep).
+pub fn wake_sleepers() {
     let now = crate::time::monotonic_ns();
     // Timed waits (futex timeouts) that expired.
-    let expired: Vec<Box<Thread>> = {
+    let expired: Vec<Box<Thread>> = if EARLIEST_WAIT_DEADLINE.load(Ordering::Relaxed) > now {
+        Vec::new()
+    } else {
         let mut w = WAIT.lock();
         let mut out = Vec::new();
+        let mut earliest = u64::MAX;
         for (_, e) in w.iter_mut() {
             let mut i = 0;
             while i < e.1.len() {
-                if e.1[i].wait_deadline.is_some_and(|d| d <= now) {
-                    out.push(e.1.swap_remove(i));
-                } else {
-                    i += 1;
+                match e.1[i].wait_deadline {
+                    Some(d) if d <= now => out.push(e.1.swap_remove(i)),
+                    Some(d) => {
+                        earliest = earliest.min(d);
+                        i += 1;
+                    }
+                    None => i += 1,
                 }
             }
         }
+        EARLIEST_WAIT_DEADLINE.store(earliest, Ordering::Relaxed);
         out
     };
     for t in expired {

@@ -669,6 +669,13 @@ fn user_cases() -> Result<Vec<UserCase>, String> {
         Expect::Host,
     )?;
     prog(
+        "spinsleep",
+        "tests/programs/spinsleep.c",
+        &[Musl, Glibc],
+        &[],
+        Expect::Host,
+    )?;
+    prog(
         "unmapped",
         "tests/programs/unmapped.c",
         &[Musl],
@@ -698,6 +705,13 @@ fn user_cases() -> Result<Vec<UserCase>, String> {
             Expect::Host,
         )?;
     }
+    prog(
+        "retired",
+        "tests/nros/retired.c",
+        &[Musl],
+        &[],
+        Expect::Guest(0, check_retired),
+    )?;
     prog(
         "cowmem",
         "tests/nros/cowmem.c",
@@ -830,6 +844,12 @@ fn check_leak(out: &str) -> Result<(), String> {
     out.contains("no leak")
         .then_some(())
         .ok_or_else(|| format!("memory not returned:\n{out}"))
+}
+
+fn check_retired(out: &str) -> Result<(), String> {
+    out.contains("released")
+        .then_some(())
+        .ok_or_else(|| format!("retired page tables held back:\n{out}"))
 }
 
 fn check_vmstress(out: &str) -> Result<(), String> {

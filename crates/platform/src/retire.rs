@@ -106,6 +106,11 @@ impl RetireList {
         Some(f)
     }
 
+    /// Smallest tag waiting, if any.
+    pub fn oldest_tag(&self, links: &impl Links) -> Option<u64> {
+        (self.head != 0).then(|| links.get(self.head).1)
+    }
+
     /// Largest tag waiting, if any.
     pub fn newest_tag(&self, links: &impl Links) -> Option<u64> {
         (self.tail != 0).then(|| links.get(self.tail).1)
@@ -155,6 +160,7 @@ mod tests {
         }
         assert_eq!(l.len(), 3);
         assert_eq!(l.newest_tag(&m), Some(12));
+        assert_eq!(l.oldest_tag(&m), Some(10));
         assert_eq!(l.pop_safe(10, &m), None, "tag 10 is not below 10");
         assert_eq!(l.pop_safe(12, &m), Some(0x1000));
         assert_eq!(l.pop_safe(12, &m), Some(0x5000));
@@ -164,6 +170,7 @@ mod tests {
         assert_eq!(l.pop_safe(u64::MAX, &m), Some(0x9000));
         assert!(l.is_empty());
         assert_eq!(l.newest_tag(&m), None);
+        assert_eq!(l.oldest_tag(&m), None);
         // Reusable after draining.
         l.push(0x2000, 20, &mut m);
         assert_eq!(l.pop_safe(21, &m), Some(0x2000));

@@ -122,6 +122,8 @@ pub fn map_2m(root: u64, va: u64, pa: u64, fl: u64, alloc: FrameSource<'_>) -> O
 /// Root of the kernel page tables, with the lock that serialises changes to
 /// the kernel half.
 static KERNEL_ROOT: Mutex<u64> = Mutex::new(0);
+/// The same root, for lock-free reads (it never changes after boot).
+static KERNEL_ROOT_PA: AtomicU64 = AtomicU64::new(0);
 
 /// Build the kernel's own page tables and switch to them. `ram` lists the
 /// physical ranges to direct-map (2 MiB granularity).
@@ -173,6 +175,7 @@ pub fn init_kernel_tables(ram: &[(u64, u64)], alloc: FrameSource<'_>) -> Option<
         next_level(&mut table(root)[slot], alloc)?;
     }
     *KERNEL_ROOT.lock() = root;
+    KERNEL_ROOT_PA.store(root, Ordering::Release);
     // SAFETY: the new tables map the kernel image, its stacks (inside the
     // image or the direct map) and all RAM at the same virtual addresses.
     unsafe { cpu::set_cr3(root) };
@@ -210,7 +213,7 @@ pub const USER_TEST_PAGE: u64 = 0x1000_0000;
 
 /// Physical address of the kernel's top-level table.
 pub fn kernel_root() -> u64 {
-    *KERNEL_ROOT.lock()
+    KERNEL_ROOT_PA.load(Ordering::Acquire)
 }
 
 /// While application processors start, the kernel tables also identity-map
