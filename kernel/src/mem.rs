@@ -207,7 +207,7 @@ pub fn tick() {
         return;
     };
     let me = percpu::current().core_id();
-    if crate::arch::paging::cores_behind(oldest) & (1 << me) != 0 {
+    if crate::arch::paging::core_view(me).may_reach(oldest) {
         crate::arch::flush_tlb();
     }
     reclaim();

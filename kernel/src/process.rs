@@ -895,10 +895,10 @@ pub fn run_slice(mut t: Box<Thread>) -> Slice {
                     // Nor does it run the scheduler loop: sleepers whose
                     // time has come must not wait for the slice to end.
                     crate::sched::wake_sleepers();
-                }
-                if v == crate::arch::traps::VEC_TIMER && crate::sched::others_waiting() {
-                    leave_core(&mut t);
-                    return Slice::Requeue(t);
+                    if crate::sched::others_waiting() {
+                        leave_core(&mut t);
+                        return Slice::Requeue(t);
+                    }
                 }
                 continue;
             }

@@ -16,15 +16,9 @@
 
 static volatile int stop;
 
-static long retired(void) {
-    FILE *f = fopen("/proc/nr/stats", "r");
-    char line[256];
-    long n = -1;
-    while (f && fgets(line, sizeof line, f))
-        if (sscanf(line, "retired page tables %ld", &n) == 1) break;
-    if (f) fclose(f);
-    return n;
-}
+#include "meminfo.h"
+
+static long retired(void) { return proc_value("/proc/nr/stats", "retired page tables %ld"); }
 
 static void pin(int core) {
     cpu_set_t s;

@@ -25,6 +25,13 @@ pub struct CoreView {
     pub gen_at_last_cr3: u64,
 }
 
+impl CoreView {
+    /// Whether the core may still reach a table retired under `tag`.
+    pub fn may_reach(&self, tag: u64) -> bool {
+        !self.on_kernel_root && self.gen_at_last_cr3 <= tag
+    }
+}
+
 /// Tags below the returned value are safe to reuse: no core in `cores` can
 /// reach them. `next_tag` is the next tag the kernel would hand out, read
 /// before the cores' views.
@@ -148,6 +155,9 @@ mod tests {
         assert_eq!(safe_below(10, [view(true, 0), view(false, 9)]), 9);
         assert_eq!(safe_below(10, [view(true, 0), view(true, 1)]), 10);
         assert_eq!(safe_below(10, []), 10);
+        assert!(view(false, 7).may_reach(7));
+        assert!(!view(false, 8).may_reach(7));
+        assert!(!view(true, 0).may_reach(7));
     }
 
     #[test]

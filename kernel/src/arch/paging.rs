@@ -444,7 +444,8 @@ pub fn retire_safe_below() -> u64 {
     platform::retire::safe_below(next, (0..crate::topology().cores.len()).map(core_view))
 }
 
-fn core_view(c: usize) -> platform::retire::CoreView {
+/// How core `c` stands towards retired tables.
+pub fn core_view(c: usize) -> platform::retire::CoreView {
     platform::retire::CoreView {
         on_kernel_root: ON_KERNEL_ROOT[c].load(Ordering::SeqCst),
         gen_at_last_cr3: GEN_AT_CR3[c].load(Ordering::SeqCst),
@@ -454,7 +455,7 @@ fn core_view(c: usize) -> platform::retire::CoreView {
 /// Cores (bit mask) that may still reach a table retired under `tag`.
 pub fn cores_behind(tag: u64) -> u64 {
     (0..crate::topology().cores.len())
-        .filter(|&c| platform::retire::safe_below(u64::MAX, [core_view(c)]) <= tag)
+        .filter(|&c| core_view(c).may_reach(tag))
         .fold(0, |m, c| m | 1 << c)
 }
 
